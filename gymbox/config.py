@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gymbox.errors import ConfigError
 from gymbox.yaml_origins import KeyPath, Origins, dotted, load_yaml
 
-ROLES = ("resources_servers", "responses_api_agents", "responses_api_models")
-Role = Literal["resources_servers", "responses_api_agents", "responses_api_models"]
+ROLES = ("resources_servers", "responses_api_agents", "responses_api_models", "sandboxes")
+Role = Literal["resources_servers", "responses_api_agents", "responses_api_models", "sandboxes"]
 BUILTIN_MODELS = ("scripted", "openai", "vllm")
 POLICY_MODEL = "policy_model"
 REQUIRED = "???"

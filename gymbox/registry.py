@@ -1,6 +1,6 @@
 """Find the class behind an instance's implementation name and build its app.
 
-Built-in model and agent implementations live in gymbox; a resources server's implementation is an
+Built-in model, agent and sandbox implementations live in gymbox; a resources server's implementation is an
 environment folder, `<environments dir>/<implementation>/app.py`, holding one `ResourcesServer` subclass.
 The environments dir is `$GYMBOX_ENVIRONMENTS_DIR`, else `./environments`.
 """
@@ -27,6 +27,7 @@ BUILTINS: dict[tuple[str, str], str] = {
     ("responses_api_models", "vllm_model"): "gymbox.models.openai_model:VLLMModelServer",
     ("responses_api_models", "scripted_model"): "gymbox.models.scripted_model:ScriptedModelServer",
     ("responses_api_agents", "simple_agent"): "gymbox.agents.simple_agent:SimpleAgentServer",
+    ("sandboxes", "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
 }
 
 

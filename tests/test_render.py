@@ -233,3 +233,51 @@ def test_a_config_change_changes_every_services_config_label(tmp_path: Path) -> 
     after = _compose(_weather(tmp_path, f"{AGENT}.responses_api_agents.simple_agent.max_steps=3"))["services"]
     for name in before:
         assert before[name]["labels"]["gymbox.config"] != after[name]["labels"]["gymbox.config"]
+
+
+CODE_EXEC = ROOT / "environments/code_exec/configs/code_exec.yaml"
+
+
+def _code_exec(tmp_path: Path, *sets: str) -> dict:
+    stack = load_config([CODE_EXEC], model="scripted", sets=list(sets))
+    images = StackImages("gymbox/runtime:000000000000", {"code_exec": "gymbox/env-code_exec:222222222222"})
+    return _compose(render(stack, "code", images, root=tmp_path))
+
+
+def test_a_sandbox_is_hardened_and_alone_on_an_internal_network(tmp_path: Path) -> None:
+    compose = _code_exec(tmp_path)
+    sandbox = compose["services"]["code_sandbox"]
+    assert sandbox["image"] == "gymbox/runtime:000000000000"
+    assert sandbox["networks"] == ["code_sandbox-net"]
+    assert compose["networks"]["code_sandbox-net"]["internal"] is True
+    assert sandbox["user"] == "10002:10002"  # not the user every other gymbox container runs as
+    assert sandbox["read_only"] is True
+    assert sandbox["tmpfs"] == ["/tmp:size=256m,mode=1777"]
+    assert sandbox["cap_drop"] == ["ALL"]
+    assert sandbox["security_opt"] == ["no-new-privileges:true"]
+    assert sandbox["pids_limit"] == 512
+    assert sandbox["mem_limit"] == f"{4 * 512 + 256}m"  # max_concurrency runs at their memory limit, and the server
+    assert "env_file" not in sandbox  # the code it runs could read the server's environment
+    assert "ports" not in sandbox
+
+
+def test_only_servers_that_name_a_sandbox_join_its_network(tmp_path: Path) -> None:
+    services = _code_exec(tmp_path)["services"]
+    assert services["code_exec"]["networks"] == ["default", "code_sandbox-net"]
+    assert services["code_exec"]["depends_on"]["code_sandbox"] == {"condition": "service_healthy"}
+    assert services["code_exec_simple_agent"]["networks"] == ["default"]
+    assert services["policy_model"]["networks"] == ["default"]
+
+
+def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
+    sandbox = _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.pids_limit=64",
+                         "code_sandbox.sandboxes.python_sandbox.tmpfs_mb=32",
+                         "code_sandbox.sandboxes.python_sandbox.memory=1g")["services"]["code_sandbox"]
+    assert sandbox["pids_limit"] == 64
+    assert sandbox["tmpfs"] == ["/tmp:size=32m,mode=1777"]
+    assert sandbox["mem_limit"] == "1g"
+
+
+def test_a_bad_sandbox_field_names_the_file_and_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"code_exec\.yaml.*code_sandbox.*max_concurency"):
+        _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.max_concurency=2")

@@ -21,6 +21,7 @@ from typing import Any
 from gymbox.config import ROLES, ServerInstance, StackConfig
 from gymbox.docker import secrets as secrets_mod
 from gymbox.docker.images import StackImages
+from gymbox.docker.sandbox import SANDBOX_ROLE, network_name, sandbox_service
 from gymbox.docker.service import (
     AGENT_ROLE,
     CACHE_LABEL,
@@ -69,6 +70,7 @@ class RenderedStack:
     services: list[Service]
     volumes: dict[str, dict[str, str]]  # volume -> labels
     secrets: dict[str, str] = field(repr=False)  # .env name -> value
+    sandbox_networks: list[str] = field(default_factory=list)  # internal networks, one per sandbox
 
     @property
     def project(self) -> str:
@@ -109,23 +111,29 @@ def services(stack: StackConfig, stack_name: str, images: StackImages,
     """The compose services and named volumes of `stack`. `secret_names`: secret value -> .env name."""
     out: list[Service] = []
     volumes: dict[str, dict[str, str]] = {}
+    sandboxes = {inst.name for inst in stack.by_role(SANDBOX_ROLE)}
     for inst in stack.instances.values():
         if not _SERVICE.match(inst.name):
             raise ConfigError(f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
                               "use letters, digits, '_' and '-'")
+        if inst.role == SANDBOX_ROLE:
+            out.append(sandbox_service(inst, images.runtime, _labels(stack_name, inst)))
+            continue
         if inst.role == "resources_servers":
             image = images.environments[inst.implementation]
         else:
             image = images.runtime
         cfg = inst.config
+        depends_on = sorted({ref for ref in references(cfg.extra_fields()) if ref != inst.name})
         svc = Service(
             name=inst.name, image=image, labels=_labels(stack_name, inst),
             command=["gymbox", "serve", "-c", CONFIG_PATH, "--name", inst.name,
                      "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)],
-            healthcheck=healthcheck(),
-            depends_on=sorted({ref for ref in references(cfg.extra_fields()) if ref != inst.name}),
+            healthcheck=healthcheck(), depends_on=depends_on,
             publish=inst.role == AGENT_ROLE, replicas=cfg.replicas, cpus=cfg.cpus, memory=cfg.memory,
             restart=cfg.restart,
+            # A sandbox is reachable only on its own network, which only the servers naming it join.
+            networks=["default", *(network_name(ref) for ref in depends_on if ref in sandboxes)],
         )
         out.append(svc)
         if inst.implementation == "vllm_model" and not cfg.extra_fields().get("base_url"):
@@ -160,7 +168,8 @@ def render(stack: StackConfig, stack_name: str, images: StackImages, *,
         if svc.gymbox:
             svc.labels[CONFIG_LABEL] = config_hash
     directory = (root or compose_root()) / stack_name
-    rendered = RenderedStack(stack_name, directory, svcs, volumes, found)
+    rendered = RenderedStack(stack_name, directory, svcs, volumes, found,
+                             [network_name(inst.name) for inst in stack.by_role(SANDBOX_ROLE)])
 
     compose_text = compose_yaml(rendered)
     secrets_mod.assert_no_secret({"stack.yaml": config_text, COMPOSE_FILE: compose_text}, found)
@@ -196,5 +205,5 @@ def compose_yaml(rendered: RenderedStack) -> str:
     return template.render(
         stack=rendered.name, project=rendered.project, services=rendered.services,
         volumes=rendered.volumes, port=CONTAINER_PORT, config_path=CONFIG_PATH,
-        stack_label=STACK_LABEL,
+        stack_label=STACK_LABEL, sandbox_networks=rendered.sandbox_networks,
     )

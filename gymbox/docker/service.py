@@ -45,9 +45,17 @@ class Service:
     memory: str | None = None
     restart: str = "unless-stopped"
     user: str | None = USER
-    gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount and the .env secrets
+    gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount (and .env, unless secrets=False)
+    secrets: bool = True  # gets .env: the sandbox does not, since the code it runs can read its environment
     environment: dict[str, str] = field(default_factory=dict)  # values may be compose ${VAR} references
     volumes: list[str] = field(default_factory=list)
     gpus: int | None = None
     shm_size: str | None = None
+    networks: list[str] = field(default_factory=lambda: ["default"])
+    # Hardening, used by the sandbox (gymbox.docker.sandbox):
+    read_only: bool = False
+    tmpfs: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
+    pids_limit: int | None = None
     comment: str = ""

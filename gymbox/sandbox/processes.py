@@ -1,0 +1,105 @@
+"""Finding and killing what a run left behind, from /proc.
+
+A run starts in its own session. Killing that session's members (whatever process group they moved
+to) ends most of it; a process that called setsid() has left the session, and once its parent dies it
+is re-parented to the nearest "child subreaper". The sandbox server makes itself that subreaper, so such
+escapees come back to it as children outside every live run's session, and `sweep_orphans` kills them.
+Linux only, like the container it runs in.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+PR_SET_CHILD_SUBREAPER = 36
+KILL_PASSES = 50  # a fork bomb forks while it is being killed: go round until nothing is left
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    pid: int
+    ppid: int
+    session: int
+    zombie: bool
+
+
+def processes() -> list[ProcessInfo]:
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        # `pid (comm) state ppid pgrp session ...`; comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        out.append(ProcessInfo(int(entry.name), int(fields[1]), int(fields[3]), fields[0] == b"Z"))
+    return out
+
+
+def become_subreaper() -> bool:
+    """Have orphaned descendants re-parented to this process instead of PID 1."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _kill_all(pids: Iterable[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _reap(pids: Iterable[int]) -> None:
+    """Collect the exit status of our own dead children (re-parented escapees), so no zombies pile up."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def kill_session(session: int) -> int:
+    """SIGKILL every process of `session`; return how many were alive (the leader not counted)."""
+    seen: set[int] = set()
+    for _ in range(KILL_PASSES):
+        members = [p.pid for p in processes() if p.session == session and not p.zombie]
+        if not members:
+            break
+        seen.update(members)
+        _kill_all(members)
+    seen.discard(session)
+    return len(seen)
+
+
+def sweep_orphans(live_sessions: set[int]) -> int:
+    """Kill our children that belong to no live run and are not in our own session; return how many.
+
+    Processes the server starts for itself stay in its session; a run's processes are in the run's
+    session until they call setsid(), so a child outside both is an escapee re-parented to us.
+    """
+    me, own_session = os.getpid(), os.getsid(0)
+    killed: set[int] = set()
+    for _ in range(KILL_PASSES):
+        strays = [p for p in processes()
+                  if p.ppid == me and p.session not in live_sessions and p.session != own_session]
+        _reap(p.pid for p in strays if p.zombie)
+        alive = [p.pid for p in strays if not p.zombie]
+        if not alive:
+            break
+        killed.update(alive)
+        _kill_all(alive)
+        _reap(alive)
+    return len(killed)
+
+

@@ -1,0 +1,188 @@
+"""The python_sandbox server, run for real as `gymbox serve` in its own process: per-run limits and cleanup.
+
+These are the limits the executor applies itself; the container's share (no network, read-only root,
+pids limit, its own user) is tested through a real stack in tests/docker/test_code_exec_sandbox.py.
+Nothing here forks without bound: CI runs as root, which RLIMIT_NPROC does not stop.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gymbox.sandbox.executor import run_limits
+from gymbox.sandbox.protocol import Limits
+
+SECRET = "sk-sandbox-test-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    port = free_port()
+    config = tmp_path_factory.mktemp("sandbox") / "sandbox.yaml"
+    config.write_text(f"""
+sbx:
+  sandboxes:
+    python_sandbox:
+      port: {port}
+      contain_orphans: true
+      max_concurrency: 2
+      max_code_kb: 64
+      limits: {{wall_s: 4, cpu_s: 3, memory_mb: 256, file_mb: 1, output_kb: 4}}
+""")
+    env = {**os.environ, "GYMBOX_TEST_SECRET": SECRET}
+    proc = subprocess.Popen([sys.executable, "-m", "gymbox.cli", "serve", "-c", str(config), "--name", "sbx"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "sandbox exited"
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the sandbox never became healthy"
+            time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=60) as client:
+            yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def run(client: httpx.Client, code: str, **body: object) -> dict:
+    answer = client.post("/execute", json={"code": code, **body})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+def test_a_program_gets_stdin_and_its_files_and_returns_its_output(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "import sys\nprint(open('data/words.txt').read().upper(), sys.stdin.read()[::-1])",
+                 stdin="olleh", files={"data/words.txt": "abc"})
+    assert result["status"] == "ok"
+    assert result["exit_code"] == 0
+    assert result["stdout"] == "ABC hello\n"
+    assert result["wall_s"] > 0
+
+
+def test_a_failing_program_reports_its_exit_code_and_traceback(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "raise ValueError('no good')")
+    assert result["status"] == "error"
+    assert result["exit_code"] == 1
+    assert "ValueError: no good" in result["stderr"]
+
+
+def test_the_server_environment_and_its_secrets_are_not_passed_on(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "import os, json\nprint(json.dumps(dict(os.environ)))")
+    assert SECRET not in result["stdout"]
+    assert "GYMBOX_TEST_SECRET" not in result["stdout"]
+
+
+def test_a_sleeping_program_is_killed_at_the_wall_limit_and_the_server_goes_on(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "import time\ntime.sleep(60)", limits={"wall_s": 1})
+    assert result["status"] == "timeout"
+    assert result["signal"] == "SIGKILL"
+    assert 1 <= result["wall_s"] < 3
+    assert run(sandbox, "print(1 + 1)")["stdout"] == "2\n"
+
+
+def test_a_request_cannot_raise_a_limit_above_the_servers(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "import time\ntime.sleep(60)", limits={"wall_s": 600})
+    assert result["status"] == "timeout"
+    assert result["wall_s"] < 6  # the server's 4 s, not 600
+
+
+def test_a_busy_loop_is_stopped_by_its_cpu_limit(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "while True: pass", limits={"cpu_s": 1})
+    assert result["status"] == "cpu_limit"
+    assert result["cpu_s"] >= 0.9
+
+
+def test_a_memory_hog_gets_a_memory_error_not_the_machine(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "chunks = []\nwhile True:\n    chunks.append(bytearray(50 * 2**20))")
+    assert result["status"] == "error"
+    assert "MemoryError" in result["stderr"]
+    assert result["max_rss_mb"] < 300
+
+
+def test_output_is_capped_and_a_file_cannot_outgrow_the_file_limit(sandbox: httpx.Client) -> None:
+    chatty = run(sandbox, "print('x' * 10_000)")
+    assert chatty["status"] == "ok"
+    assert chatty["stdout_truncated"] is True
+    assert len(chatty["stdout"]) == 4096
+    writer = run(sandbox, "open('big', 'wb').write(b'x' * 2 * 2**20)")
+    # Python ignores SIGXFSZ, so the write fails instead of the process dying.
+    assert writer["status"] == "error"
+    assert "File too large" in writer["stderr"]
+
+
+def test_processes_left_behind_are_killed_even_after_setsid(sandbox: httpx.Client) -> None:
+    code = """
+import os, sys, time
+stayer = os.fork()
+if stayer == 0:
+    time.sleep(120); os._exit(0)
+r, w = os.pipe()
+if os.fork() == 0:  # a daemon: new session, then orphaned
+    os.setsid()
+    grandchild = os.fork()
+    if grandchild == 0:
+        time.sleep(120); os._exit(0)
+    os.write(w, str(grandchild).encode()); os._exit(0)
+os.close(w)
+print(stayer, os.read(r, 32).decode())
+"""
+    result = run(sandbox, code)
+    assert result["status"] == "ok"
+    stayer, escapee = (int(pid) for pid in result["stdout"].split())
+    assert result["leftover_processes"] >= 2
+    assert not alive(stayer)
+    assert not alive(escapee)
+    status = sandbox.get("/status").json()
+    assert status["running"] == 0
+    assert status["leftovers_killed"] >= 2
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"code": "print(1)", "limits": {"gpu_s": 1}}, 400, "unknown field(s) gpu_s"),
+    ({"code": "print(1)", "limits": {"wall_s": -1}}, 400, "wall_s"),
+    ({"code": "print(1)", "files": {"../escape.py": ""}}, 400, "'../escape.py'"),
+    ({"code": "print(1)", "files": {"main.py": ""}}, 400, "main.py"),
+    ({"code": "#" * 70_000}, 413, "at most 65536"),
+    ({"stdin": "no code"}, 422, "code"),
+])
+def test_a_request_it_will_not_run_is_refused_with_the_reason(
+        sandbox: httpx.Client, body: dict, status: int, message: str) -> None:
+    answer = sandbox.post("/execute", json=body)
+    assert answer.status_code == status
+    assert message in answer.json()["error"]
+
+
+def test_run_limits_take_the_lower_of_request_and_ceiling() -> None:
+    ceiling = Limits(wall_s=10, cpu_s=5)
+    limits = run_limits(ceiling, {"wall_s": 2, "cpu_s": 50})
+    assert (limits.wall_s, limits.cpu_s, limits.memory_mb) == (2, 5, ceiling.memory_mb)
