@@ -14,6 +14,7 @@ _ROLE_NAMES = {
     "responses_api_agents": "agent",
     "responses_api_models": "model",
     "resources_servers": "resources",
+    "sandboxes": "sandbox",
     "vllm": "vllm",
 }
 
