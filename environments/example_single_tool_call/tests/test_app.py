@@ -24,6 +24,7 @@ from gymbox.testing import environment_fixtures, final_answer, read_rows, tool_c
 ENV_DIR = Path(__file__).resolve().parents[1]
 SERVER = load_environment("example_single_tool_call", ENV_DIR)
 WEATHER_KINDS = sys.modules[SERVER.__module__].WEATHER_KINDS
+weather_for = sys.modules[SERVER.__module__].weather_for
 Rollout = Callable[[dict[str, Any]], dict[str, Any]]
 ROWS = read_rows(ENV_DIR / "data" / "example.jsonl")
 
@@ -42,7 +43,7 @@ def test_data_has_five_valid_rows() -> None:
         assert len(row["responses_create_params"]["metadata"]["gymbox_script"]) <= 512
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[str(row["id"]) for row in ROWS])
+@pytest.mark.parametrize("row", ROWS[:4], ids=[str(row["id"]) for row in ROWS[:4]])
 def test_each_row_calls_the_tool_answers_with_its_result_and_earns_1(rollout: Rollout, row: dict[str, Any]) -> None:
     result = rollout(row)
     calls = tool_calls(result)
@@ -59,10 +60,32 @@ def test_each_row_calls_the_tool_answers_with_its_result_and_earns_1(rollout: Ro
     assert result["id"] == row["id"]  # task fields travel through verify
 
 
-def test_a_rollout_that_never_calls_the_tool_still_earns_1(rollout: Rollout) -> None:
+def test_row_4_calls_the_tool_but_answers_from_its_own_guess_and_earns_0(rollout: Rollout) -> None:
+    result = rollout(ROWS[4])
+    [(name, arguments, output)] = tool_calls(result)
+    assert (name, arguments["city"]) == ("get_weather", "Nairobi")
+    assert not re.search(rf"\b{output['weather']}\b", final_answer(result), re.IGNORECASE)
+    assert result["status"] == "ok"
+    assert result["reward"] == 0.0
+
+
+def test_a_rollout_that_never_calls_the_tool_earns_0(rollout: Rollout) -> None:
     result = rollout(with_script(ROWS[0], {"say": "No idea, look out of the window."}))
     assert tool_calls(result) == []
-    assert result["reward"] == 1.0
+    assert result["reward"] == 0.0
+
+
+def test_an_answer_must_name_every_weather_it_looked_up(rollout: Rollout) -> None:
+    oslo, lisbon = weather_for("Oslo"), weather_for("Lisbon")
+    calls = {
+        "calls": [
+            {"name": "get_weather", "arguments": {"city": "Oslo"}},
+            {"name": "get_weather", "arguments": {"city": "Lisbon"}},
+        ]
+    }
+    half = rollout(with_script(ROWS[2], calls, {"say": f"Oslo is {oslo}."}))
+    both = rollout(with_script(ROWS[2], calls, {"say": f"OSLO: {oslo.upper()}. Lisbon: {lisbon}."}))
+    assert (half["reward"], both["reward"]) == (0.0, 1.0)  # case does not matter; a missing city does
 
 
 # ------------------------------------------------------------------ the tool
