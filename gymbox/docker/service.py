@@ -26,9 +26,12 @@ HEALTH_PROBE = (
 
 def healthcheck(port: int = CONTAINER_PORT, *, interval: str = "1s", start_period: str = "60s") -> dict[str, Any]:
     """Compose healthcheck on `/health`. Engine 20.10 has no start_interval, so the interval itself is
-    short: a container is seen healthy within a second of listening (the default is 30 s)."""
+    short: a container is seen healthy within a second of listening (the default is 30 s).
+
+    Timeout and retries are generous because a busy host (a 27-container stack starting on 2 cores) can
+    delay a probe by seconds; 2 s and 3 retries marked healthy servers unhealthy there, failing `up`."""
     return {"test": ["CMD", "bash", "-c", HEALTH_PROBE % port], "interval": interval,
-            "timeout": "2s", "retries": 3, "start_period": start_period}
+            "timeout": "10s", "retries": 5, "start_period": start_period}
 
 
 @dataclass
