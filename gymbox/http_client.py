@@ -21,6 +21,11 @@ import aiohttp
 from gymbox.errors import UpstreamError
 
 _RETRYABLE_STATUS = {429, 502, 503, 504}
+# A pooled connection must be dropped by the client before the server closes it, or a request can race
+# the close and fail with "Can not write request body". uvicorn's default keep-alive is 5 s against
+# aiohttp's 15 s; gymbox servers keep connections SERVER_KEEP_ALIVE_S and its clients CLIENT_KEEP_ALIVE_S.
+SERVER_KEEP_ALIVE_S = 75
+CLIENT_KEEP_ALIVE_S = 30.0
 
 
 @dataclass
@@ -57,7 +62,8 @@ class PeerClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # limit=0: no cap on pooled connections; callers bound concurrency themselves.
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=10)
+            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=10,
+                                             keepalive_timeout=CLIENT_KEEP_ALIVE_S)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar()
             )

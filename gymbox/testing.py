@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from gymbox.config import StackConfig, load_config
+from gymbox.http_client import SERVER_KEEP_ALIVE_S
 from gymbox.registry import build_app
 
 _NO_ENV_FILE = Path("/dev/null")  # tests must not pick up a developer's ./env.yaml
@@ -36,7 +37,8 @@ class _ThreadServer:
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",  # type: ignore[arg-type]
-                                                    timeout_graceful_shutdown=1))
+                                                    timeout_graceful_shutdown=1,
+                                                    timeout_keep_alive=SERVER_KEEP_ALIVE_S))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self) -> None:

@@ -103,6 +103,8 @@ def read_results(stdout: str, nonce: str, count: int) -> tuple[bool, list[dict[s
             record = json.loads(line[len(nonce):])
         except json.JSONDecodeError:
             continue
+        if not isinstance(record, dict):  # the harness writes objects; anything else is forged
+            continue
         if record.get("loaded") is True:
             loaded = True
         i = record.get("i")

@@ -22,6 +22,7 @@ def serve(
     """Serve one instance with uvicorn; peers are reached at the host:port the config gives them."""
     import uvicorn
 
+    from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
 
     stack = load_stack(config, set_, model, env_file)
@@ -35,4 +36,5 @@ def serve(
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )

@@ -328,9 +328,6 @@ def test_printing_fake_harness_lines_gains_nothing(rollout: Rollout) -> None:
     assert metrics(rollout(answering(SQUARE, code))) == (0.0, 0.0, 1.0, 0.0, 4.0)
 
 
-@pytest.mark.xfail(strict=True, reason="app.read_results calls .get on any JSON value after the nonce, so a "
-                   "submission that reads the nonce (__main__.NONCE) and prints it before a non-object makes verify "
-                   "answer 500: an infra error instead of its 0. Remove this mark once it skips non-objects.")
 def test_a_forged_harness_line_that_is_not_an_object_still_earns_0(env: EnvironmentStack) -> None:
     code = "import os, __main__\nos.write(1, (__main__.NONCE + '5\\n').encode())\n\ndef square(x):\n    return 0\n"
     answer = env.client.post(f"{env.agent}/run", json=answering(SQUARE, code))
