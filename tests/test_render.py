@@ -258,6 +258,7 @@ def test_a_sandbox_is_hardened_and_alone_on_an_internal_network(tmp_path: Path) 
     assert sandbox["pids_limit"] == 512
     assert sandbox["mem_limit"] == f"{4 * 512 + 256}m"  # max_concurrency runs at their memory limit, and the server
     assert "env_file" not in sandbox  # the code it runs could read the server's environment
+    assert "init" not in sandbox  # the server is PID 1, out of reach of its runs' signals
     assert "ports" not in sandbox
 
 

@@ -186,3 +186,12 @@ def test_run_limits_take_the_lower_of_request_and_ceiling() -> None:
     ceiling = Limits(wall_s=10, cpu_s=5)
     limits = run_limits(ceiling, {"wall_s": 2, "cpu_s": 50})
     assert (limits.wall_s, limits.cpu_s, limits.memory_mb) == (2, 5, ceiling.memory_mb)
+
+
+def test_a_run_cannot_stop_the_server_with_a_signal(sandbox: httpx.Client) -> None:
+    result = run(sandbox, "import os, signal\nfor sig in (signal.SIGTERM, signal.SIGINT):\n"
+                          "    os.kill(os.getppid(), sig)\nprint('sent')")
+    assert result["stdout"] == "sent\n"
+    time.sleep(0.5)  # a graceful shutdown, had the signal got through, would be under way by now
+    assert sandbox.get("/health").status_code == 200
+    assert run(sandbox, "print('still here')")["stdout"] == "still here\n"

@@ -47,7 +47,8 @@ def sandbox_service(inst: ServerInstance, image: str, labels: dict[str, str]) ->
         command=["gymbox", "serve", "-c", CONFIG_PATH, "--name", inst.name,
                  "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)],
         healthcheck=healthcheck(), replicas=cfg.replicas, cpus=cfg.cpus, memory=memory, restart=cfg.restart,
-        user=SANDBOX_USER, secrets=False, environment={"HOME": "/tmp"},
+        # No init: the server itself is PID 1, which the kernel shields from SIGKILL sent by its runs.
+        user=SANDBOX_USER, secrets=False, init=False, environment={"HOME": "/tmp"},
         networks=[network_name(inst.name)], read_only=True,
         tmpfs=[f"/tmp:size={config.tmpfs_mb}m,mode=1777"], cap_drop=["ALL"],
         security_opt=["no-new-privileges:true"], pids_limit=config.pids_limit,

@@ -49,6 +49,7 @@ class Service:
     restart: str = "unless-stopped"
     user: str | None = USER
     gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount (and .env, unless secrets=False)
+    init: bool = True  # tini as PID 1 (gymbox services only)
     secrets: bool = True  # gets .env: the sandbox does not, since the code it runs can read its environment
     environment: dict[str, str] = field(default_factory=dict)  # values may be compose ${VAR} references
     volumes: list[str] = field(default_factory=list)

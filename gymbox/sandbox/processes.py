@@ -43,6 +43,13 @@ def processes() -> list[ProcessInfo]:
     return out
 
 
+def session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:  # gone already
+        return None
+
+
 def become_subreaper() -> bool:
     """Have orphaned descendants re-parented to this process instead of PID 1."""
     try:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.sandbox.executor import Executor, InvalidRequest
 from gymbox.sandbox.processes import become_subreaper
+from gymbox.sandbox.signals import guard_shutdown_signals
 from gymbox.sandbox.protocol import ExecuteRequest, Execution, Limits
 from gymbox.servers.app import ToolError, create_app
 
@@ -49,8 +51,10 @@ class PythonSandboxServer:
     def build_app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            if self.executor.contain_orphans:
+            if self.executor.contain_orphans:  # this process owns its container
                 become_subreaper()
+                if threading.current_thread() is threading.main_thread():
+                    guard_shutdown_signals()
             try:
                 yield
             finally:

@@ -2,7 +2,8 @@
 
 Each hostile answer below is written so that it would earn reward 1.0 if the sandbox let it do what it
 tries (reach another container, write outside /tmp): a 0 then proves the containment, not a bug in
-the code. After them, an honest answer still earns 1.0 from the same sandbox container, which has not
+the code. Then a right answer that signals the server and every process it may (SIGTERM, SIGINT,
+SIGKILL) still earns 1.0, and so does an honest one, from the same sandbox container, which has not
 restarted and has nothing left running.
 """
 
@@ -33,6 +34,12 @@ HOSTILE = {
     "write_outside_tmp": "def add(a, b):\n    for path in ('/srv/pwned', '/home/gymbox/pwned', '/pwned'):\n"
                          "        open(path, 'w').write('x')\n    return a + b\n",
 }
+
+# Signals to the server (the harness's parent, PID 1) and to every process the run's user may signal
+# (-1). The function itself is right: it earns 1.0 only if the server lived through it.
+KILLER = ("import os, signal\ndef add(a, b):\n    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):\n"
+          "        for pid in (os.getppid(), 1, -1):\n            try:\n                os.kill(pid, sig)\n"
+          "            except OSError:\n                pass\n    return a + b\n")
 
 
 def row(task_id: str, code: str) -> dict:
@@ -78,6 +85,10 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
         assert result["reward"] == 0.0, name
         assert result["loaded"] == 1.0, name  # it ran: the zero comes from what it tried, not a syntax error
 
+    killer = collect(stack_name, [row("killer", KILLER)], tmp_path, "killer", gymbox_env)["killer"]
+    assert killer["status"] == "ok", killer.get("error")
+    assert killer["reward"] == 1.0
+
     honest = collect(stack_name, [row("honest", CORRECT)], tmp_path, "honest", gymbox_env)["honest"]
     assert honest["status"] == "ok"
     assert honest["reward"] == 1.0
@@ -90,7 +101,7 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
         "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/status').read().decode())")))
     assert status["running"] == 0
     assert status["leftovers_killed"] > 0  # the fork bomb's children, killed when its run ended
-    # Nothing of any run is left: every process is tini, the server, a health probe or this `docker exec`.
+    # Nothing of any run is left: every process is the server (PID 1), a health probe or this `docker exec`.
     listing = sandbox_python(stack_name, (
         "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
         "    print(p, open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0],"
