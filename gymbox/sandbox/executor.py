@@ -128,7 +128,10 @@ class Executor:
         try:
             return self._run_in(run_dir, files, stdin, limits)
         finally:
-            shutil.rmtree(run_dir, onerror=_force_remove)
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(run_dir, onexc=_force_remove)
+            else:
+                shutil.rmtree(run_dir, onerror=_force_remove)
 
     def _run_in(self, run_dir: Path, files: dict[str, str], stdin: str, limits: Limits) -> Execution:
         workdir, io = run_dir / "work", run_dir / "io"  # the program's folder; its streams, beside it
