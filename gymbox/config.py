@@ -334,6 +334,15 @@ def config_validation_error(exc: ValidationError, where: Callable[[KeyPath], str
     return ConfigError("\n".join(lines))
 
 
+def validate_fields(inst: ServerInstance, model: type[Any], where: Callable[[KeyPath], str] | None = None) -> Any:
+    """An instance's implementation fields validated by `model` (its server's Config); errors name file:line."""
+    try:
+        return model.model_validate(inst.config.extra_fields())
+    except ValidationError as exc:
+        raise config_validation_error(exc, where or (lambda _p: inst.source),
+                                      (inst.name, inst.role, inst.implementation)) from None
+
+
 def _check_refs(value: Any, stack: StackConfig, origins: Origins, path: KeyPath = ()) -> None:
     if isinstance(value, dict):
         if set(value) == {"type", "name"} and value.get("type") in ROLES:

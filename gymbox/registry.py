@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ValidationError
 
-from gymbox.config import ServerInstance, StackConfig, config_validation_error
+from gymbox.config import ServerInstance, StackConfig, validate_fields
 from gymbox.errors import ConfigError
 
 BUILTINS: dict[tuple[str, str], str] = {
@@ -82,12 +81,7 @@ def build_server(stack: StackConfig, name: str, environments: Path | None = None
     """The server object of instance `name`, its implementation's Config validated."""
     inst = stack.instance(name)
     cls = server_class(inst, environments)
-    config_model: type[BaseModel] = cls.Config
-    fields = inst.config.extra_fields()
-    try:
-        config = config_model.model_validate(fields)
-    except ValidationError as exc:
-        raise config_validation_error(exc, stack.where, (name, inst.role, inst.implementation)) from None
+    config = validate_fields(inst, cls.Config, stack.where)
     return cls(config, name=name, stack=stack)
 
 

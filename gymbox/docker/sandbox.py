@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from gymbox.config import ServerInstance, config_validation_error
+from gymbox.config import ServerInstance, validate_fields
 from gymbox.docker.service import CONFIG_PATH, CONTAINER_PORT, Service, healthcheck
 
 SANDBOX_ROLE = "sandboxes"
@@ -31,11 +29,7 @@ def network_name(instance: str) -> str:
 def _config(inst: ServerInstance) -> Any:
     from gymbox.sandbox.server import PythonSandboxServer
 
-    try:
-        return PythonSandboxServer.Config.model_validate(inst.config.extra_fields())
-    except ValidationError as exc:
-        raise config_validation_error(exc, lambda _p: inst.source,
-                                      (inst.name, inst.role, inst.implementation)) from None
+    return validate_fields(inst, PythonSandboxServer.Config)
 
 
 def sandbox_service(inst: ServerInstance, image: str, labels: dict[str, str]) -> Service:

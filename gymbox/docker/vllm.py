@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from gymbox.config import ServerInstance, config_validation_error
+from gymbox.config import ServerInstance, validate_fields
 from gymbox.docker.service import INSTANCE_LABEL, ROLE_LABEL, STACK_LABEL, Service, healthcheck
 
 HF_CACHE = "/root/.cache/huggingface"
@@ -24,11 +22,7 @@ SHM_SIZE = "8g"  # PyTorch workers share tensors through /dev/shm; docker's 64 M
 def _config(inst: ServerInstance) -> Any:
     from gymbox.models.openai_model import VLLMModelServer
 
-    try:
-        return VLLMModelServer.Config.model_validate(inst.config.extra_fields())
-    except ValidationError as exc:
-        raise config_validation_error(exc, lambda _p: inst.source,
-                                      (inst.name, inst.role, inst.implementation)) from None
+    return validate_fields(inst, VLLMModelServer.Config)
 
 
 def vllm_service(inst: ServerInstance, stack_name: str, secret_names: dict[str, str]) -> tuple[Service, str]:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.sandbox.executor import Executor, InvalidRequest
 from gymbox.sandbox.processes import become_subreaper
-from gymbox.sandbox.signals import guard_shutdown_signals
 from gymbox.sandbox.protocol import ExecuteRequest, Execution, Limits
+from gymbox.sandbox.signals import guard_shutdown_signals
 from gymbox.servers.app import ToolError, create_app
 
 
@@ -65,7 +65,7 @@ class PythonSandboxServer:
 
         @app.post("/execute")
         async def execute(body: ExecuteRequest) -> Execution:
-            size = len(body.code.encode()) + len(body.stdin.encode()) + sum(len(t.encode()) for t in body.files.values())
+            size = sum(len(text.encode()) for text in (body.code, body.stdin, *body.files.values()))
             if size > max_bytes:
                 raise ToolError(f"code, files and stdin hold {size} bytes; this sandbox takes at most {max_bytes}",
                                 status_code=413)
