@@ -282,3 +282,15 @@ def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
 def test_a_bad_sandbox_field_names_the_file_and_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"code_exec\.yaml.*code_sandbox.*max_concurency"):
         _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.max_concurency=2")
+
+
+def test_a_sandbox_can_run_in_an_environments_image_to_import_its_requirements(tmp_path: Path) -> None:
+    stack = load_config([CODE_EXEC], model="scripted", sets=["code_sandbox.sandboxes.python_sandbox.environment=math"])
+    from gymbox.docker.images import environments_of
+
+    assert environments_of(stack) == ["code_exec", "math"]  # so `up` builds math's image too
+    images = StackImages("gymbox/runtime:000000000000", {"code_exec": "gymbox/env-code_exec:222222222222",
+                                                         "math": "gymbox/env-math:333333333333"})
+    sandbox = _compose(render(stack, "code", images, root=tmp_path))["services"]["code_sandbox"]
+    assert sandbox["image"] == "gymbox/env-math:333333333333"
+    assert sandbox["read_only"] is True

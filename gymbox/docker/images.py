@@ -167,8 +167,11 @@ def test_spec(name: str, runtime_tag: str) -> ImageSpec:
 
 
 def environments_of(stack: StackConfig) -> list[str]:
-    """The environment folders a stack's resources servers are (their implementation names)."""
-    return sorted({inst.implementation for inst in stack.by_role("resources_servers")})
+    """The environment folders whose images a stack runs: its resources servers' implementations, and
+    the environments its sandboxes borrow an image from (`environment:`)."""
+    names = {inst.implementation for inst in stack.by_role("resources_servers")}
+    names |= {str(env) for inst in stack.by_role("sandboxes") if (env := inst.config.extra_fields().get("environment"))}
+    return sorted(names)
 
 
 # ------------------------------------------------------------------------------------------ building

@@ -20,7 +20,7 @@ from typing import Any
 
 from gymbox.config import ROLES, ServerInstance, StackConfig
 from gymbox.docker import secrets as secrets_mod
-from gymbox.docker.images import StackImages
+from gymbox.docker.images import StackImages, environments_of
 from gymbox.docker.sandbox import SANDBOX_ROLE, network_name, sandbox_service
 from gymbox.docker.service import (
     AGENT_ROLE,
@@ -117,7 +117,7 @@ def services(stack: StackConfig, stack_name: str, images: StackImages,
             raise ConfigError(f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
                               "use letters, digits, '_' and '-'")
         if inst.role == SANDBOX_ROLE:
-            out.append(sandbox_service(inst, images.runtime, _labels(stack_name, inst)))
+            out.append(sandbox_service(inst, images, _labels(stack_name, inst)))
             continue
         if inst.role == "resources_servers":
             image = images.environments[inst.implementation]
@@ -152,7 +152,7 @@ def render(stack: StackConfig, stack_name: str, images: StackImages, *,
     import yaml
 
     check_stack_name(stack_name)
-    missing = sorted({i.implementation for i in stack.by_role("resources_servers")} - set(images.environments))
+    missing = sorted(set(environments_of(stack)) - set(images.environments))
     if missing:
         raise ConfigError(f"no image for environment(s) {', '.join(missing)}; build them first")
     inside = container_stack(stack)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from gymbox.config import ServerInstance, validate_fields
+from gymbox.docker.images import StackImages
 from gymbox.docker.service import CONFIG_PATH, CONTAINER_PORT, Service, healthcheck
 
 SANDBOX_ROLE = "sandboxes"
@@ -32,8 +33,9 @@ def _config(inst: ServerInstance) -> Any:
     return validate_fields(inst, PythonSandboxServer.Config)
 
 
-def sandbox_service(inst: ServerInstance, image: str, labels: dict[str, str]) -> Service:
+def sandbox_service(inst: ServerInstance, images: StackImages, labels: dict[str, str]) -> Service:
     config = _config(inst)
+    image = images.environments[config.environment] if config.environment else images.runtime
     cfg = inst.config
     memory = cfg.memory or f"{config.max_concurrency * config.limits.memory_mb + SERVER_MEMORY_MB}m"
     return Service(

@@ -32,6 +32,9 @@ class PythonSandboxConfig(BaseModel):
         default=None, description="become the child subreaper and kill our children that fled a run's session; "
         "None: only when this process owns its container (it is PID 1 or a child of it)")
     # The container `gymbox up` renders for this instance (gymbox.docker.sandbox):
+    environment: str | None = Field(
+        default=None, description="run in this environment's image, so the code can import what its "
+        "requirements.txt installs (numpy, say); default: the runtime image, standard library and gymbox's deps")
     tmpfs_mb: int = Field(default=256, ge=16, description="size of the container's writable /tmp")
     pids_limit: int = Field(default=512, ge=16, description="processes and threads in the container")
 

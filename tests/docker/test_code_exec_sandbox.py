@@ -41,6 +41,9 @@ KILLER = ("import os, signal\ndef add(a, b):\n    for sig in (signal.SIGTERM, si
           "        for pid in (os.getppid(), 1, -1):\n            try:\n                os.kill(pid, sig)\n"
           "            except OSError:\n                pass\n    return a + b\n")
 
+# Right, if the sandbox can import math-verify: only an environment's image (math's) has it.
+NEEDS_MATH_VERIFY = "import math_verify\ndef add(a, b):\n    return a + b\n"
+
 
 def row(task_id: str, code: str) -> dict:
     answer = f"```python\n{code}```"
@@ -92,6 +95,9 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
     honest = collect(stack_name, [row("honest", CORRECT)], tmp_path, "honest", gymbox_env)["honest"]
     assert honest["status"] == "ok"
     assert honest["reward"] == 1.0
+    # The runtime image has the standard library and gymbox's dependencies, no more.
+    importer = collect(stack_name, [row("importer", NEEDS_MATH_VERIFY)], tmp_path, "importer", gymbox_env)["importer"]
+    assert (importer["reward"], importer["loaded"]) == (0.0, 0.0)
 
     after = container(stack_name, "code_sandbox")
     assert after["Id"] == sandbox["Id"]
@@ -114,3 +120,14 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
     assert host_config["PidsLimit"] == 512
     assert host_config["CapDrop"] == ["ALL"]
     assert after["Config"]["User"] == "10002:10002"
+
+
+def test_a_sandbox_in_an_environments_image_can_import_its_requirements(
+        stack_name: str, gymbox_env: dict[str, str], tmp_path: Path) -> None:
+    gymbox("up", "-c", CONFIG, "-m", "scripted", "--name", stack_name,
+           "--set", "code_sandbox.sandboxes.python_sandbox.environment=math", env=gymbox_env, timeout=900)
+    sandbox = container(stack_name, "code_sandbox")
+    assert sandbox["Config"]["Image"].startswith("gymbox/env-math:")
+    assert sandbox["HostConfig"]["ReadonlyRootfs"] is True
+    result = collect(stack_name, [row("importer", NEEDS_MATH_VERIFY)], tmp_path, "importer", gymbox_env)["importer"]
+    assert (result["status"], result["reward"], result["loaded"]) == ("ok", 1.0, 1.0)
