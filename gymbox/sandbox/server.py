@@ -30,7 +30,8 @@ class PythonSandboxConfig(BaseModel):
     max_code_kb: int = Field(default=512, ge=1, description="largest code + files + stdin accepted")
     contain_orphans: bool | None = Field(
         default=None, description="become the child subreaper and kill our children that fled a run's session; "
-        "None: only when this process owns its container (it is PID 1 or a child of it)")
+        "and take SIGTERM/SIGINT only from outside the runs (gymbox.sandbox.signals). None: only when this "
+        "process owns its container (it is PID 1 or a child of it)")
     # The container `gymbox up` renders for this instance (gymbox.docker.sandbox):
     environment: str | None = Field(
         default=None, description="run in this environment's image, so the code can import what its "
