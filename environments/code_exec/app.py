@@ -125,7 +125,7 @@ class CodeExecServer(ResourcesServer):
         if self.stack is None:
             raise RuntimeError(f"{self.name} needs the stack config to find its sandbox")
         url = self.stack.resolve_ref(self.config.sandbox).url
-        self.sandbox = SandboxClient(url, wall_s=max(self.config.run_wall_s, 60.0))
+        self.sandbox = SandboxClient(url)
 
     async def shutdown(self) -> None:
         await self.sandbox.close()

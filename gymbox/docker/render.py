@@ -70,11 +70,15 @@ class RenderedStack:
     services: list[Service]
     volumes: dict[str, dict[str, str]]  # volume -> labels
     secrets: dict[str, str] = field(repr=False)  # .env name -> value
-    sandbox_networks: list[str] = field(default_factory=list)  # internal networks, one per sandbox
 
     @property
     def project(self) -> str:
         return project_name(self.name)
+
+    @property
+    def sandbox_networks(self) -> list[str]:
+        """The internal networks, one per sandbox: every network a service joins besides `default`."""
+        return sorted({network for svc in self.services for network in svc.networks} - {"default"})
 
     @property
     def compose_file(self) -> Path:
@@ -168,8 +172,7 @@ def render(stack: StackConfig, stack_name: str, images: StackImages, *,
         if svc.gymbox:
             svc.labels[CONFIG_LABEL] = config_hash
     directory = (root or compose_root()) / stack_name
-    rendered = RenderedStack(stack_name, directory, svcs, volumes, found,
-                             [network_name(inst.name) for inst in stack.by_role(SANDBOX_ROLE)])
+    rendered = RenderedStack(stack_name, directory, svcs, volumes, found)
 
     compose_text = compose_yaml(rendered)
     secrets_mod.assert_no_secret({"stack.yaml": config_text, COMPOSE_FILE: compose_text}, found)

@@ -16,6 +16,7 @@ from gymbox.servers.app import ToolError
 
 # Beyond the run's own wall time: queueing behind other runs and the HTTP round trip.
 QUEUE_ALLOWANCE_S = 300.0
+DEFAULT_TIMEOUT_S = 600.0  # a call that leaves the wall time to the sandbox's own limit
 
 
 class SandboxError(ToolError):
@@ -24,16 +25,17 @@ class SandboxError(ToolError):
 
 
 class SandboxClient:
-    def __init__(self, url: str, *, wall_s: float = 10.0) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.client = PeerClient(timeout_s=wall_s + QUEUE_ALLOWANCE_S)
+        self.client = PeerClient(timeout_s=DEFAULT_TIMEOUT_S)
 
     async def execute(self, code: str, *, stdin: str = "", files: dict[str, str] | None = None,
                       limits: dict[str, float] | None = None) -> Execution:
         payload: dict[str, Any] = {"code": code, "stdin": stdin, "files": files or {}, "limits": limits or {}}
         url = await pin_replica(f"{self.url}/execute")
+        wall_s = payload["limits"].get("wall_s")
         try:
-            answer = await self.client.post(url, payload)
+            answer = await self.client.post(url, payload, timeout_s=wall_s + QUEUE_ALLOWANCE_S if wall_s else None)
         except UpstreamError as exc:
             raise SandboxError(str(exc)) from None
         if not answer.ok:

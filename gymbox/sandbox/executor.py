@@ -70,7 +70,10 @@ def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
 def _status(code: int, limits: Limits, cpu_s: float, timed_out: bool) -> tuple[ExecutionStatus, int | None, str | None]:
     if os.WIFSIGNALED(code):
         sig = os.WTERMSIG(code)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:  # a real-time signal has no name
+            name = str(sig)
         if timed_out:
             return "timeout", None, name
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= limits.cpu_s):

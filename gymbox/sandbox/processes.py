@@ -108,5 +108,3 @@ def sweep_orphans(live_sessions: set[int]) -> int:
         _kill_all(alive)
         _reap(alive)
     return len(killed)
-
-

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from gymbox.config import load_config
+from gymbox.data.datasets import find_datasets
 from tests.docker.conftest import ROOT, gymbox
 
 pytestmark = pytest.mark.docker
@@ -33,16 +34,11 @@ def read(path: Path) -> list[dict[str, Any]]:
 def example_rows_by_agent() -> dict[str, tuple[str, int]]:
     """{agent instance: (environment folder, rows in its `example` datasets)}, from the configs."""
     agents: dict[str, tuple[str, int]] = {}
-    for config in CONFIGS:
-        environment = config.parents[1].name
-        for name, roles in (yaml.safe_load(config.read_text()) or {}).items():
-            if not isinstance(roles, dict):
-                continue
-            for agent in (roles.get("responses_api_agents") or {}).values():
-                examples = [d for d in agent.get("datasets") or () if d.get("type") == "example"]
-                rows = sum(len(read(ROOT / d["jsonl_fpath"])) for d in examples)
-                if rows:
-                    agents[name] = (environment, rows)
+    for dataset in find_datasets(load_config(CONFIGS, model="scripted"), ("example",)):
+        environment = dataset.path.resolve().parents[1].name  # environments/<name>/data/example.jsonl
+        rows = agents.get(dataset.agent, (environment, 0))[1] + len(read(dataset.path))
+        if rows:
+            agents[dataset.agent] = (environment, rows)
     return agents
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gymbox.docker.client import docker
+from gymbox.docker.stack import Stack
 from tests.docker.conftest import ROOT, gymbox
 
 pytestmark = pytest.mark.docker
@@ -54,8 +55,8 @@ def row(task_id: str, code: str) -> dict:
 
 
 def container(stack: str, instance: str) -> dict:
-    ids = docker("ps", "-q", "--filter", f"label=gymbox.stack={stack}",
-                 "--filter", f"label=gymbox.instance={instance}").stdout.split()
+    """The instance's one container, as `docker inspect` has it (HostConfig included)."""
+    ids = [c.id for c in Stack(stack).containers() if c.instance == instance]
     assert len(ids) == 1, ids
     return json.loads(docker("inspect", ids[0]).stdout)[0]
 
