@@ -26,13 +26,21 @@ STACK = "bench"
 
 
 def gymbox(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gymbox.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "gymbox.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
 
 
 def write_rows(path: Path, n: int) -> Path:
-    examples = [json.loads(line) for line in (ROOT / "environments/example_single_tool_call/data/example.jsonl")
-                .read_text().splitlines()]
+    examples = [
+        json.loads(line)
+        for line in (ROOT / "environments/example_single_tool_call/data/example.jsonl").read_text().splitlines()
+    ]
     with path.open("w") as handle:
         for i in range(n):
             handle.write(json.dumps({**examples[i % len(examples)], "bench_id": i}) + "\n")
@@ -42,9 +50,29 @@ def write_rows(path: Path, n: int) -> Path:
 def collect(rows: Path, out: Path, concurrency: int, timeout: float) -> tuple[float, int, float]:
     """(rollouts/s, rollouts written, peak RSS of the collector process in MiB)."""
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "gymbox.cli", "rollout", "--stack", STACK, "--agent", AGENT,
-                             "-i", str(rows), "-o", str(out), "-j", str(concurrency), "--timeout", "60"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gymbox.cli",
+            "rollout",
+            "--stack",
+            STACK,
+            "--agent",
+            AGENT,
+            "-i",
+            str(rows),
+            "-o",
+            str(out),
+            "-j",
+            str(concurrency),
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = started + timeout
     while True:  # wait4 gives this child's own peak RSS; poll so the phase stays bounded in time
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -79,14 +107,15 @@ def main() -> None:
             print(f"{'concurrency':>12} {'rollouts/s':>11}")
             for level in args.concurrency:
                 rate, written, _ = collect(rows, Path(tmp) / f"out_c{level}.jsonl", level, args.phase_timeout)
-                print(f"{level:>12} {rate:>11.1f}" + ("" if written == args.rows else f"  ({written} written)"),
-                      flush=True)
+                print(
+                    f"{level:>12} {rate:>11.1f}" + ("" if written == args.rows else f"  ({written} written)"),
+                    flush=True,
+                )
             print(f"\ncollector peak memory, concurrency {args.memory_concurrency}:")
             print(f"{'rows':>9} {'peak RSS MiB':>13} {'rollouts/s':>11}")
             for n in sorted(args.memory_rows):
                 big = write_rows(Path(tmp) / f"rows_{n}.jsonl", n)
-                rate, _, peak = collect(big, Path(tmp) / f"out_m{n}.jsonl", args.memory_concurrency,
-                                        args.phase_timeout)
+                rate, _, peak = collect(big, Path(tmp) / f"out_m{n}.jsonl", args.memory_concurrency, args.phase_timeout)
                 print(f"{n:>9} {peak:>13.1f} {rate:>11.1f}", flush=True)
     finally:
         gymbox("down", "--name", STACK, timeout=120)

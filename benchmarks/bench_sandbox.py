@@ -23,13 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "environments/code_exec/configs/code_exec.yaml"
 AGENT = "code_exec_simple_agent"
 STACK = "bench-sandbox"
-SOLUTION = "def collatz_steps(n):\n    steps = 0\n    while n != 1:\n        n = n // 2 if n % 2 == 0 else 3 * n + 1\n" \
-           "        steps += 1\n    return steps\n"
+SOLUTION = (
+    "def collatz_steps(n):\n    steps = 0\n    while n != 1:\n        n = n // 2 if n % 2 == 0 else 3 * n + 1\n"
+    "        steps += 1\n    return steps\n"
+)
 
 
 def gymbox(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gymbox.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "gymbox.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
 
 
 def steps(n: int) -> int:
@@ -45,10 +53,21 @@ def write_rows(path: Path, n: int) -> Path:
     tests = [{"args": [k], "expected": steps(k)} for k in range(27, 37)]
     with path.open("w") as handle:
         for i in range(n):
-            handle.write(json.dumps({
-                "id": i, "entry_point": "collatz_steps", "tests": tests,
-                "responses_create_params": {"input": [{"role": "user", "content": "collatz_steps(n)"}], "tools": [],
-                                            "metadata": {"gymbox_script": script}}}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "id": i,
+                        "entry_point": "collatz_steps",
+                        "tests": tests,
+                        "responses_create_params": {
+                            "input": [{"role": "user", "content": "collatz_steps(n)"}],
+                            "tools": [],
+                            "metadata": {"gymbox_script": script},
+                        },
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -59,23 +78,48 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=4, help="the sandbox's runs at once")
     parser.add_argument("--phase-timeout", type=float, default=600)
     args = parser.parse_args()
-    gymbox("up", "-c", CONFIG, "-m", "scripted", "--name", STACK,
-           "--set", f"code_sandbox.sandboxes.python_sandbox.max_concurrency={args.max_concurrency}", timeout=900)
+    gymbox(
+        "up",
+        "-c",
+        CONFIG,
+        "-m",
+        "scripted",
+        "--name",
+        STACK,
+        "--set",
+        f"code_sandbox.sandboxes.python_sandbox.max_concurrency={args.max_concurrency}",
+        timeout=900,
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             rows = write_rows(Path(tmp) / "rows.jsonl", args.rows)
-            print(f"{args.rows} rollouts per level, 10 hidden tests each, sandbox max_concurrency "
-                  f"{args.max_concurrency}")
+            print(
+                f"{args.rows} rollouts per level, 10 hidden tests each, sandbox max_concurrency {args.max_concurrency}"
+            )
             for concurrency in args.concurrency:
                 out = Path(tmp) / f"out_{concurrency}.jsonl"
                 start = time.perf_counter()
-                gymbox("rollout", "--stack", STACK, "--agent", AGENT, "-i", str(rows), "-o", str(out),
-                       "--concurrency", str(concurrency), timeout=args.phase_timeout)
+                gymbox(
+                    "rollout",
+                    "--stack",
+                    STACK,
+                    "--agent",
+                    AGENT,
+                    "-i",
+                    str(rows),
+                    "-o",
+                    str(out),
+                    "--concurrency",
+                    str(concurrency),
+                    timeout=args.phase_timeout,
+                )
                 elapsed = time.perf_counter() - start
                 results = [json.loads(line) for line in out.read_text().splitlines()]
                 assert all(r["reward"] == 1.0 for r in results), "a correct solution did not earn 1.0"
-                print(f"concurrency {concurrency:>3}: {len(results) / elapsed:6.1f} rollouts/s "
-                      f"({elapsed:.1f} s, collector start included)")
+                print(
+                    f"concurrency {concurrency:>3}: {len(results) / elapsed:6.1f} rollouts/s "
+                    f"({elapsed:.1f} s, collector start included)"
+                )
     finally:
         gymbox("down", "--name", STACK, timeout=300)
 

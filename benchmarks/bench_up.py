@@ -64,8 +64,9 @@ def main() -> None:
 
     cli_up, cli_down = [], []
     for _ in range(args.repeats):
-        cli_up.append(timed("gymbox up", [GYMBOX, "up", "-c", str(CONFIG), "-m", "scripted", "--name", STACK],
-                            300, env))
+        cli_up.append(
+            timed("gymbox up", [GYMBOX, "up", "-c", str(CONFIG), "-m", "scripted", "--name", STACK], 300, env)
+        )
         cli_down.append(timed("gymbox down", [GYMBOX, "down", "--name", STACK], 120, env))
 
     # The same, through the Python API: the stack alone, without the CLI's ~1 s of Python start-up.

@@ -44,5 +44,7 @@ collect_ignore = [name for name in _SKIPPED]
 
 
 def pytest_report_header() -> list[str]:
-    return [f"environments tested only in their images (gymbox test-env): {name} needs {', '.join(unmet)}"
-            for name, unmet in _SKIPPED.items()]
+    return [
+        f"environments tested only in their images (gymbox test-env): {name} needs {', '.join(unmet)}"
+        for name, unmet in _SKIPPED.items()
+    ]

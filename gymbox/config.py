@@ -74,7 +74,7 @@ class ServerRef(BaseModel):
     name: str
 
 
-class StackConfig(BaseModel):
+class ResolvedConfig(BaseModel):
     instances: dict[str, ServerInstance]
     variables: dict[str, Any] = Field(default_factory=dict)
     origins: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -136,7 +136,7 @@ def load_config(
     model: str | None = None,
     env_file: Path | None = None,
     assign_ports: bool = True,
-) -> StackConfig:
+) -> ResolvedConfig:
     """Load, merge, interpolate and validate a stack config.
 
     `env_file` defaults to `./env.yaml` when that exists.
@@ -209,13 +209,19 @@ def _set_path(root: dict[str, Any], path: KeyPath):  # type: ignore[no-untyped-d
     return assign
 
 
-def _merge(dst: dict[str, Any], dst_origins: Origins, src: dict[str, Any], src_origins: Origins,
-           prefix: KeyPath = ()) -> None:
+def _merge(
+    dst: dict[str, Any], dst_origins: Origins, src: dict[str, Any], src_origins: Origins, prefix: KeyPath = ()
+) -> None:
     for key, value in src.items():
         path = (*prefix, key)
         existing = dst.get(key)
-        switches_implementation = (len(prefix) == 1 and key in ROLES and isinstance(value, dict)
-                                   and isinstance(existing, dict) and value.keys().isdisjoint(existing.keys()))
+        switches_implementation = (
+            len(prefix) == 1
+            and key in ROLES
+            and isinstance(value, dict)
+            and isinstance(existing, dict)
+            and value.keys().isdisjoint(existing.keys())
+        )
         if isinstance(value, dict) and isinstance(existing, dict) and not switches_implementation:
             _merge(dst[key], dst_origins, value, src_origins, path)
             continue
@@ -291,7 +297,7 @@ def _check_required(value: Any, path: KeyPath, origins: Origins) -> None:
         )
 
 
-def _build_stack(resolved: dict[str, Any], origins: Origins) -> StackConfig:
+def _build_stack(resolved: dict[str, Any], origins: Origins) -> ResolvedConfig:
     instances: dict[str, ServerInstance] = {}
     variables: dict[str, Any] = {}
     for name, body in resolved.items():
@@ -319,8 +325,7 @@ def _build_stack(resolved: dict[str, Any], origins: Origins) -> StackConfig:
         except ValidationError as exc:
             raise config_validation_error(exc, lambda p: _where(origins, p), (name, role, impl)) from None
         instances[name] = ServerInstance(name=name, role=role, implementation=impl, config=server, source=where)
-    stack = StackConfig(instances=instances, variables=variables,
-                        origins={dotted(k): v for k, v in origins.items()})
+    stack = ResolvedConfig(instances=instances, variables=variables, origins={dotted(k): v for k, v in origins.items()})
     _check_refs(resolved, stack, origins)
     return stack
 
@@ -339,11 +344,12 @@ def validate_fields(inst: ServerInstance, model: type[Any], where: Callable[[Key
     try:
         return model.model_validate(inst.config.extra_fields())
     except ValidationError as exc:
-        raise config_validation_error(exc, where or (lambda _p: inst.source),
-                                      (inst.name, inst.role, inst.implementation)) from None
+        raise config_validation_error(
+            exc, where or (lambda _p: inst.source), (inst.name, inst.role, inst.implementation)
+        ) from None
 
 
-def _check_refs(value: Any, stack: StackConfig, origins: Origins, path: KeyPath = ()) -> None:
+def _check_refs(value: Any, stack: ResolvedConfig, origins: Origins, path: KeyPath = ()) -> None:
     if isinstance(value, dict):
         if set(value) == {"type", "name"} and value.get("type") in ROLES:
             target = stack.instances.get(str(value["name"]))
@@ -366,7 +372,7 @@ def _check_refs(value: Any, stack: StackConfig, origins: Origins, path: KeyPath 
             _check_refs(v, stack, origins, (*path, str(i)))
 
 
-def _assign_default_ports(stack: StackConfig) -> None:
+def _assign_default_ports(stack: ResolvedConfig) -> None:
     """Give each instance without a port a stable one, so hand-started servers find each other."""
     taken = {inst.config.port for inst in stack.instances.values() if inst.config.port}
     port = DEFAULT_PORT_BASE

@@ -32,9 +32,7 @@ class DockerError(GymboxError):
         self.command = command
         self.returncode = returncode
         self.stderr = stderr
-        super().__init__(
-            f"`{' '.join(command)}` failed with exit code {returncode}:\n{stderr.strip()}"
-        )
+        super().__init__(f"`{' '.join(command)}` failed with exit code {returncode}:\n{stderr.strip()}")
 
 
 class StackError(GymboxError):

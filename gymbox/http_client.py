@@ -62,8 +62,7 @@ class PeerClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # limit=0: no cap on pooled connections; callers bound concurrency themselves.
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=10,
-                                             keepalive_timeout=CLIENT_KEEP_ALIVE_S)
+            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=10, keepalive_timeout=CLIENT_KEEP_ALIVE_S)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar()
             )

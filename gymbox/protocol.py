@@ -69,14 +69,16 @@ class RolloutResponse(BaseModel):
     def messages(self) -> list[ResponseOutputMessage]:
         from openai.types.responses import ResponseOutputMessage  # ~0.5 s to import: only when asked
 
-        return [ResponseOutputMessage.model_validate(item) for item in self.output
-                if item.get("type") == "message" and item.get("role", "assistant") == "assistant"]
+        return [
+            ResponseOutputMessage.model_validate(item)
+            for item in self.output
+            if item.get("type") == "message" and item.get("role", "assistant") == "assistant"
+        ]
 
     @property
     def output_text(self) -> str:
         """The text of every assistant message, joined (like `openai`'s `Response.output_text`)."""
-        return "".join(part.text for msg in self.messages() for part in msg.content
-                       if part.type == "output_text")
+        return "".join(part.text for msg in self.messages() for part in msg.content if part.type == "output_text")
 
     @property
     def last_message_text(self) -> str:

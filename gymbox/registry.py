@@ -18,13 +18,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from gymbox.config import ServerInstance, StackConfig, validate_fields
+from gymbox.config import ResolvedConfig, ServerInstance, validate_fields
 from gymbox.errors import ConfigError
 
 BUILTINS: dict[tuple[str, str], str] = {
-    ("responses_api_models", "openai_model"): "gymbox.models.openai_model:OpenAIModelServer",
-    ("responses_api_models", "vllm_model"): "gymbox.models.openai_model:VLLMModelServer",
-    ("responses_api_models", "scripted_model"): "gymbox.models.scripted_model:ScriptedModelServer",
+    ("responses_api_models", "openai_model"): "gymbox.model_servers.openai_model:OpenAIModelServer",
+    ("responses_api_models", "vllm_model"): "gymbox.model_servers.openai_model:VLLMModelServer",
+    ("responses_api_models", "scripted_model"): "gymbox.model_servers.scripted_model:ScriptedModelServer",
     ("responses_api_agents", "simple_agent"): "gymbox.agents.simple_agent:SimpleAgentServer",
     ("sandboxes", "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
 }
@@ -41,8 +41,10 @@ def server_class(inst: ServerInstance, environments: Path | None = None) -> type
         return getattr(importlib.import_module(module), attr)
     if inst.role != "resources_servers":
         known = ", ".join(impl for role, impl in BUILTINS if role == inst.role)
-        raise ConfigError(f"{inst.source}: {inst.name}: unknown {inst.role} implementation "
-                          f"{inst.implementation!r} (built in: {known})")
+        raise ConfigError(
+            f"{inst.source}: {inst.name}: unknown {inst.role} implementation "
+            f"{inst.implementation!r} (built in: {known})"
+        )
     env_dir = (environments or environments_dir()) / inst.implementation
     return load_environment(inst.implementation, env_dir)
 
@@ -54,8 +56,9 @@ def load_environment(name: str, env_dir: Path | None = None) -> type[Any]:
     env_dir = env_dir or environments_dir() / name
     app_file = env_dir / "app.py"
     if not app_file.is_file():
-        raise ConfigError(f"environment {name!r}: {app_file} not found "
-                          f"(set GYMBOX_ENVIRONMENTS_DIR to the folder that holds {name}/)")
+        raise ConfigError(
+            f"environment {name!r}: {app_file} not found (set GYMBOX_ENVIRONMENTS_DIR to the folder that holds {name}/)"
+        )
     # The folder is imported as a package, so app.py can import its siblings: `from . import checks`.
     package = f"gymbox_env_{name}"
     if package not in sys.modules or list(getattr(sys.modules[package], "__path__", [])) != [str(env_dir)]:
@@ -69,15 +72,20 @@ def load_environment(name: str, env_dir: Path | None = None) -> type[Any]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    found = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
-             if issubclass(obj, ResourcesServer) and obj is not ResourcesServer and obj.__module__ == module_name]
+    found = [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, ResourcesServer) and obj is not ResourcesServer and obj.__module__ == module_name
+    ]
     if len(found) != 1:
-        raise ConfigError(f"{app_file}: expected exactly one ResourcesServer subclass, found "
-                          f"{len(found)}: {', '.join(c.__name__ for c in found) or 'none'}")
+        raise ConfigError(
+            f"{app_file}: expected exactly one ResourcesServer subclass, found "
+            f"{len(found)}: {', '.join(c.__name__ for c in found) or 'none'}"
+        )
     return found[0]
 
 
-def build_server(stack: StackConfig, name: str, environments: Path | None = None) -> Any:
+def build_server(stack: ResolvedConfig, name: str, environments: Path | None = None) -> Any:
     """The server object of instance `name`, its implementation's Config validated."""
     inst = stack.instance(name)
     cls = server_class(inst, environments)
@@ -85,5 +93,5 @@ def build_server(stack: StackConfig, name: str, environments: Path | None = None
     return cls(config, name=name, stack=stack)
 
 
-def build_app(stack: StackConfig, name: str, environments: Path | None = None) -> FastAPI:
+def build_app(stack: ResolvedConfig, name: str, environments: Path | None = None) -> FastAPI:
     return build_server(stack, name, environments).build_app()

@@ -68,8 +68,10 @@ def check_name(name: str, what: str) -> None:
     """Raise ConfigError unless `name` is lower-case snake_case, not a keyword, and short enough."""
     limit = MAX_ENV_NAME if what == "environment" else MAX_TOOL_NAME
     if not NAME_PATTERN.fullmatch(name):
-        raise ConfigError(f"{what} name {name!r} is not lower-case snake_case: start with a letter, then "
-                          "letters, digits and single underscores between them (e.g. 'my_env', 'lookup2')")
+        raise ConfigError(
+            f"{what} name {name!r} is not lower-case snake_case: start with a letter, then "
+            "letters, digits and single underscores between them (e.g. 'my_env', 'lookup2')"
+        )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         raise ConfigError(f"{what} name {name!r} is a Python keyword; pick another")
     if len(name) > limit:
@@ -83,8 +85,10 @@ def check_tool_names(tools: list[str]) -> None:
     for tool in tools:
         check_name(tool, "tool")
         if tool in reserved:
-            raise ConfigError(f"tool name {tool!r} is taken by the resources server itself (reserved: "
-                              f"{', '.join(sorted(reserved))}); pick another")
+            raise ConfigError(
+                f"tool name {tool!r} is taken by the resources server itself (reserved: "
+                f"{', '.join(sorted(reserved))}); pick another"
+            )
         camel = camel_case(tool)
         if camel in seen:
             what = "is given twice" if seen[camel] == tool else f"and {seen[camel]!r} would share class names"
@@ -111,16 +115,19 @@ def target_folder(name: str, directory: Path) -> Path:
         raise ConfigError(f"environment name {name!r} is an instance name the config already uses; pick another")
     target = directory / name
     if target.exists() or target.is_symlink():
-        raise ConfigError(f"{target} already exists; gymbox build-env never overwrites a folder: "
-                          "pick another name, or remove it first")
+        raise ConfigError(
+            f"{target} already exists; gymbox build-env never overwrites a folder: "
+            "pick another name, or remove it first"
+        )
     return target
 
 
 # ------------------------------------------------------------------------------------------ scaffolding
 
 
-def scaffold_environment(name: str, tools: list[str] | tuple[str, ...] = DEFAULT_TOOLS,
-                         directory: Path = Path("environments")) -> ScaffoldedEnvironment:
+def scaffold_environment(
+    name: str, tools: list[str] | tuple[str, ...] = DEFAULT_TOOLS, directory: Path = Path("environments")
+) -> ScaffoldedEnvironment:
     """Create `directory/name/`: a complete environment whose tools and verifier are placeholders."""
     tools = list(tools) or list(DEFAULT_TOOLS)
     check_tool_names(tools)
@@ -156,8 +163,9 @@ def _render(env: ScaffoldedEnvironment, staging: Path, directory: Path) -> list[
         _write(staging / path, jinja.get_template(template).render(context))
     rows, summaries = example_rows(env.name, staging)
     _write(staging / "data" / "example.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
-    context["example_rewards"] = repr({row["id"]: summary["reward"] for row, summary in zip(rows, summaries,
-                                                                                          strict=True)})
+    context["example_rewards"] = repr(
+        {row["id"]: summary["reward"] for row, summary in zip(rows, summaries, strict=True)}
+    )
     _write(staging / "tests" / "test_app.py", jinja.get_template("tests/test_app.py.j2").render(context))
     _write(staging / "README.md", jinja.get_template("README.md.j2").render({**context, "rows": summaries}))
     return summaries
@@ -167,8 +175,14 @@ def templates() -> Environment:
     """The scaffold's templates, package data under gymbox/templates/environment/."""
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(loader=PackageLoader("gymbox", TEMPLATES), undefined=StrictUndefined,
-                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    return Environment(
+        loader=PackageLoader("gymbox", TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
 
 
 def template_context(env: ScaffoldedEnvironment, directory: Path) -> dict[str, Any]:
@@ -230,18 +244,22 @@ def example_rows(name: str, env_dir: Path) -> tuple[list[dict[str, Any]], list[d
         turns, description, reward = _script(index, tools, query)
         script = json.dumps(turns, separators=(",", ":"))
         if len(script) > SCRIPT_LIMIT:
-            raise ConfigError(f"the example script for {len(tools)} tools is {len(script)} characters, over the "
-                              f"{SCRIPT_LIMIT} a metadata value may hold; scaffold fewer tools (or shorter names) "
-                              "and add the others to app.py by hand")
-        rows.append({
-            "responses_create_params": {
-                "input": [{"role": "user", "content": _prompt(tools, query)}],
-                "tools": definitions,
-                "metadata": {"gymbox_script": script},
-            },
-            "id": index,
-            "expected_answer": " ".join(results),
-        })
+            raise ConfigError(
+                f"the example script for {len(tools)} tools is {len(script)} characters, over the "
+                f"{SCRIPT_LIMIT} a metadata value may hold; scaffold fewer tools (or shorter names) "
+                "and add the others to app.py by hand"
+            )
+        rows.append(
+            {
+                "responses_create_params": {
+                    "input": [{"role": "user", "content": _prompt(tools, query)}],
+                    "tools": definitions,
+                    "metadata": {"gymbox_script": script},
+                },
+                "id": index,
+                "expected_answer": " ".join(results),
+            }
+        )
         summaries.append({"id": index, "description": description, "reward": reward})
     return rows, summaries
 
@@ -281,8 +299,10 @@ def _call_tool(server: Any, tool: str, query: str) -> str:
 def _prompt(tools: list[str], query: str) -> str:
     if len(tools) == 1:
         return f'Use {tools[0]} on "{query}" and reply with its result, nothing else.'
-    return (f'Use each of {_tool_list(tools)} on "{query}" and reply with their results, in '
-            "that order, separated by spaces, nothing else.")
+    return (
+        f'Use each of {_tool_list(tools)} on "{query}" and reply with their results, in '
+        "that order, separated by spaces, nothing else."
+    )
 
 
 def _script(index: int, tools: list[str], query: str) -> tuple[list[dict[str, Any]], str, float]:
@@ -299,8 +319,11 @@ def _script(index: int, tools: list[str], query: str) -> tuple[list[dict[str, An
         return [*turns, {"say": results}], f"think, one call per turn, answer with {the_results}", 1.0
     if index == 2:
         shouted = "  ".join(f"{{{{ outputs[{i}].result | upper }}}}" for i in range(len(tools)))
-        return ([{"calls": calls}, {"say": f"  {shouted} "}],
-                f"{call_all}, answer with {the_results} upper-cased and padded (still right)", 1.0)
+        return (
+            [{"calls": calls}, {"say": f"  {shouted} "}],
+            f"{call_all}, answer with {the_results} upper-cased and padded (still right)",
+            1.0,
+        )
     if index == 3:
         return [{"calls": calls}, {"say": query}], f"{call_all}, answer with the query instead: **wrong**", 0.0
     return [{"calls": calls}, {"say": "I could not find it."}], f"{call_all}, give up: **wrong**", 0.0

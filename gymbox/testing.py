@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from gymbox.config import StackConfig, load_config
+from gymbox.config import ResolvedConfig, load_config
 from gymbox.http_client import SERVER_KEEP_ALIVE_S
 from gymbox.registry import build_app
 
@@ -36,9 +36,15 @@ class _ThreadServer:
         self.sock = sock
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",  # type: ignore[arg-type]
-                                                    timeout_graceful_shutdown=1,
-                                                    timeout_keep_alive=SERVER_KEEP_ALIVE_S))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="on",  # type: ignore[arg-type]
+                timeout_graceful_shutdown=1,
+                timeout_keep_alive=SERVER_KEEP_ALIVE_S,
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self) -> None:
@@ -95,7 +101,7 @@ def bound_socket() -> socket.socket:
 
 
 @contextmanager
-def running_stack(stack: StackConfig, environments: Path | None = None) -> Iterator[dict[str, str]]:
+def running_stack(stack: ResolvedConfig, environments: Path | None = None) -> Iterator[dict[str, str]]:
     """Serve every instance of `stack` on free ports of 127.0.0.1; yield {instance: base URL}.
 
     Ports are bound before any app is built, so agents find their peers at the right addresses.
@@ -190,8 +196,11 @@ def tool_calls(result: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
     """Every tool call of a rollout as (name, arguments, JSON output), in the order made."""
     items = result["response"]["output"]
     outputs = {item["call_id"]: json.loads(item["output"]) for item in items if item["type"] == "function_call_output"}
-    return [(item["name"], json.loads(item["arguments"]), outputs[item["call_id"]])
-            for item in items if item["type"] == "function_call"]
+    return [
+        (item["name"], json.loads(item["arguments"]), outputs[item["call_id"]])
+        for item in items
+        if item["type"] == "function_call"
+    ]
 
 
 def final_answer(result: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
 missing=()
-command -v docker >/dev/null || missing+=(docker.io)
+command -v dockerd >/dev/null || missing+=(docker.io)  # the engine: a machine may ship the CLI alone
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if ((${#missing[@]})); then

@@ -40,13 +40,22 @@ class Recorded:
 
 
 def tool_call(name: str, arguments: str, call_id: str | None = None) -> dict[str, Any]:
-    return {"id": call_id or f"call_{uuid.uuid4().hex[:8]}", "type": "function",
-            "function": {"name": name, "arguments": arguments}}
+    return {
+        "id": call_id or f"call_{uuid.uuid4().hex[:8]}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
 
 
-def completion(content: str | None = "ok", *, tool_calls: list[dict[str, Any]] | None = None,
-               finish_reason: str | None = None, message_extra: dict[str, Any] | None = None,
-               choice_extra: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def completion(
+    content: str | None = "ok",
+    *,
+    tool_calls: list[dict[str, Any]] | None = None,
+    finish_reason: str | None = None,
+    message_extra: dict[str, Any] | None = None,
+    choice_extra: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A Chat Completions response body with one choice."""
     message: dict[str, Any] = {"role": "assistant", "content": content, **(message_extra or {})}
     if tool_calls:
@@ -56,19 +65,22 @@ def completion(content: str | None = "ok", *, tool_calls: list[dict[str, Any]] |
         "object": "chat.completion",
         "created": int(time.time()),
         "model": "double-model",
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
-                     **(choice_extra or {})}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+                **(choice_extra or {}),
+            }
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
         **extra,
     }
 
 
-def error(status: int, message: str, *, code: str | None = None,
-          headers: dict[str, str] | None = None) -> Reply:
+def error(status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None) -> Reply:
     """An error the way OpenAI and recent vLLM shape it: `{"error": {"message", "type", "code"}}`."""
-    return Reply(status, {"error": {"message": message, "type": "BadRequestError", "code": code}},
-                 headers or {})
+    return Reply(status, {"error": {"message": message, "type": "BadRequestError", "code": code}}, headers or {})
 
 
 class ChatCompletionsDouble:

@@ -31,9 +31,15 @@ def task(i: int, *, hit: bool = True, nap: float = 0.0, crash: bool = False) -> 
     if crash:
         calls = [{"name": "crash", "arguments": {}}]
     script = [{"calls": calls}, {"say": "done"}]
-    return {"responses_create_params": {"input": [{"role": "user", "content": f"task {i}"}], "tools": TOOLS,
-                                        "metadata": {"gymbox_script": json.dumps(script)}}, "target": f"t{i}",
-            "id": i}
+    return {
+        "responses_create_params": {
+            "input": [{"role": "user", "content": f"task {i}"}],
+            "tools": TOOLS,
+            "metadata": {"gymbox_script": json.dumps(script)},
+        },
+        "target": f"t{i}",
+        "id": i,
+    }
 
 
 def write_rows(path: Path, rows: list) -> Path:
@@ -63,7 +69,8 @@ def test_rows_times_repeats_with_nemo_gym_keys_and_metrics(agent_url: str, tmp_p
     got = read(out)
     assert summary.written == 12
     assert sorted((r["_ng_task_index"], r["_ng_rollout_index"]) for r in got) == [
-        (t, k) for t in range(3) for k in range(4)]
+        (t, k) for t in range(3) for k in range(4)
+    ]
     assert {r["agent_ref"]["name"] for r in got} == {"toy_agent"}
     assert {r["status"] for r in got} == {"ok"}
     assert all(r["gymbox"]["attempts"] == 1 and r["gymbox"]["url"] == agent_url for r in got)
@@ -180,8 +187,22 @@ def test_killed_collector_resumes_with_no_row_lost_or_duplicated(agent_url: str,
     n_rows, repeats = 30, 2
     rows = write_rows(tmp_path / "in.jsonl", [task(i, nap=0.05) for i in range(n_rows)])
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "gymbox.cli", "rollout", "-i", str(rows), "-o", str(out), "--url", agent_url,
-           "-k", str(repeats), "-j", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gymbox.cli",
+        "rollout",
+        "-i",
+        str(rows),
+        "-o",
+        str(out),
+        "--url",
+        agent_url,
+        "-k",
+        str(repeats),
+        "-j",
+        "2",
+    ]
     env = {**os.environ, "COLUMNS": "120"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 30

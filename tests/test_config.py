@@ -33,17 +33,23 @@ def test_files_merge_left_to_right_then_env_yaml_then_set(tmp_path: Path) -> Non
     env = write(tmp_path, "env.yaml", "agent_a:\n  responses_api_agents:\n    simple_agent:\n      max_steps: 7\n")
     stack = load_config([a, b], model="scripted", env_file=env)
     assert stack.instance("agent_a").config.extra_fields()["max_steps"] == 7
-    stack = load_config([a, b], model="scripted", env_file=env,
-                        sets=["agent_a.responses_api_agents.simple_agent.max_steps=9"])
+    stack = load_config(
+        [a, b], model="scripted", env_file=env, sets=["agent_a.responses_api_agents.simple_agent.max_steps=9"]
+    )
     assert stack.instance("agent_a").config.extra_fields()["max_steps"] == 9
     # the reference survived the merge
     assert stack.instance("agent_a").config.extra_fields()["resources_server"] == {
-        "type": "resources_servers", "name": "env_a"}
+        "type": "resources_servers",
+        "name": "env_a",
+    }
 
 
 def test_openai_model_takes_its_values_from_env_yaml_and_masks_the_key(tmp_path: Path) -> None:
-    env = write(tmp_path, "env.yaml", "policy_base_url: http://127.0.0.1:9/v1\n"
-                                      "policy_api_key: sk-very-secret\npolicy_model_name: m1\n")
+    env = write(
+        tmp_path,
+        "env.yaml",
+        "policy_base_url: http://127.0.0.1:9/v1\npolicy_api_key: sk-very-secret\npolicy_model_name: m1\n",
+    )
     stack = load_config([], model="openai", env_file=env)
     fields = stack.instance("policy_model").config.extra_fields()
     assert fields == {"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-very-secret", "model": "m1"}
@@ -73,8 +79,11 @@ def test_unknown_reference_names_file_line_and_key(tmp_path: Path) -> None:
 
 
 def test_reference_to_wrong_role_is_rejected(tmp_path: Path) -> None:
-    bad = write(tmp_path, "bad.yaml", AGENT.replace("{type: resources_servers, name: env_a}",
-                                                    "{type: resources_servers, name: policy_model}"))
+    bad = write(
+        tmp_path,
+        "bad.yaml",
+        AGENT.replace("{type: resources_servers, name: env_a}", "{type: resources_servers, name: policy_model}"),
+    )
     with pytest.raises(ConfigError, match="policy_model' is a responses_api_models instance"):
         load_config([bad], model="scripted")
 
@@ -99,8 +108,7 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_interpolation_keeps_types_and_detects_cycles(tmp_path: Path) -> None:
-    cfg = write(tmp_path, "c.yaml", AGENT + "steps: 4\nname_prefix: run-${steps}\n"
-                "a: ${b}\nb: ${a}\n")
+    cfg = write(tmp_path, "c.yaml", AGENT + "steps: 4\nname_prefix: run-${steps}\na: ${b}\nb: ${a}\n")
     with pytest.raises(ConfigError, match="cycle"):
         load_config([cfg], model="scripted")
     cfg.write_text(AGENT.replace("max_steps: 3", "max_steps: ${steps}") + "steps: 4\nlabel: run-${steps}\n")
@@ -116,8 +124,11 @@ def test_undefined_interpolation_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_model_flag_replaces_a_file_policy_model(tmp_path: Path) -> None:
-    cfg = write(tmp_path, "c.yaml", AGENT + "policy_model:\n  responses_api_models:\n    openai_model:\n"
-                "      base_url: x\n      model: y\n")
+    cfg = write(
+        tmp_path,
+        "c.yaml",
+        AGENT + "policy_model:\n  responses_api_models:\n    openai_model:\n      base_url: x\n      model: y\n",
+    )
     assert load_config([cfg]).instance("policy_model").implementation == "openai_model"
     assert load_config([cfg], model="scripted").instance("policy_model").implementation == "scripted_model"
 
@@ -143,10 +154,19 @@ def test_resolved_config_round_trips(tmp_path: Path) -> None:
     assert load_config([again]).to_dict() == stack.to_dict()
 
 
-@pytest.mark.parametrize(("key", "secret"), [
-    ("api_key", True), ("policy_api_key", True), ("hf_token", True), ("db-password", True),
-    ("client_secret", True), ("max_tokens", False), ("keyword", False), ("monkey", False),
-])
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("api_key", True),
+        ("policy_api_key", True),
+        ("hf_token", True),
+        ("db-password", True),
+        ("client_secret", True),
+        ("max_tokens", False),
+        ("keyword", False),
+        ("monkey", False),
+    ],
+)
 def test_secret_key_names(key: str, secret: bool) -> None:
     assert is_secret_key(key) is secret
 
@@ -168,8 +188,11 @@ def test_escaped_interpolation_is_literal_and_survives_a_round_trip(tmp_path: Pa
 
 def test_a_later_file_can_switch_an_instance_to_another_implementation(tmp_path: Path) -> None:
     first = write(tmp_path, "a.yaml", "judge:\n  responses_api_models:\n    scripted_model:\n      default_reply: x\n")
-    second = write(tmp_path, "b.yaml", "judge:\n  responses_api_models:\n    openai_model:\n"
-                                       "      base_url: http://127.0.0.1:9/v1\n      model: m\n")
+    second = write(
+        tmp_path,
+        "b.yaml",
+        "judge:\n  responses_api_models:\n    openai_model:\n      base_url: http://127.0.0.1:9/v1\n      model: m\n",
+    )
     judge = load_config([first, second]).instance("judge")
     assert judge.implementation == "openai_model"
     assert judge.config.extra_fields() == {"base_url": "http://127.0.0.1:9/v1", "model": "m"}

@@ -13,31 +13,52 @@ def call(call_id: str) -> dict:
 
 def test_instructions_and_a_string_input_make_system_and_user_messages() -> None:
     assert prompt_messages({"instructions": "Be brief.", "input": "Hi"}) == [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+    ]
 
 
 def test_prior_turns_in_the_input_keep_their_roles_and_calls() -> None:
-    items = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}, call("c1"),
-             {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_text", "text": "42"}]},
-             {"role": "assistant", "content": "A"}, {"role": "user", "content": "again"}]
+    items = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "U"},
+        call("c1"),
+        {"type": "function_call_output", "call_id": "c1", "output": [{"type": "input_text", "text": "42"}]},
+        {"role": "assistant", "content": "A"},
+        {"role": "user", "content": "again"},
+    ]
     assert items_to_messages(items) == [
-        {"role": "system", "content": "S"}, {"role": "user", "content": "U"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "U"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "42"},
-        {"role": "assistant", "content": "A"}, {"role": "user", "content": "again"}]
+        {"role": "assistant", "content": "A"},
+        {"role": "user", "content": "again"},
+    ]
 
 
 def test_text_after_calls_and_reasoning_after_an_answer_start_new_turns() -> None:
     """A model_error episode can end on calls with no output, or think again after answering."""
-    items = [{"type": "reasoning", "summary": [{"type": "summary_text", "text": "r1"}]}, call("c1"),
-             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]},
-             {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "r2"}]}]
+    items = [
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "r1"}]},
+        call("c1"),
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]},
+        {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "r2"}]},
+    ]
     assert items_to_messages(items) == [
-        {"role": "assistant", "content": "", "reasoning_content": "r1", "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning_content": "r1",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}],
+        },
         {"role": "assistant", "content": "done"},
-        {"role": "assistant", "content": "", "reasoning_content": "r2"}]
+        {"role": "assistant", "content": "", "reasoning_content": "r2"},
+    ]
 
 
 def test_a_refusal_is_text_and_other_items_are_errors() -> None:

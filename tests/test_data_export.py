@@ -11,31 +11,61 @@ from typer.testing import CliRunner
 
 from gymbox.cli import app
 
-TOOL = {"type": "function", "name": "get_weather", "description": "Weather of a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-        "strict": False}
-CHAT_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather of a city.",
-             "parameters": TOOL["parameters"]}}
-INPUT = [{"role": "developer", "content": "Answer briefly."},
-         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Paris "},
-                                                         {"type": "input_text", "text": "and Lyon?"}]}]
-PROMPT = [{"role": "developer", "content": "Answer briefly."},
-          {"role": "user", "content": "Weather in Paris and Lyon?"}]
+TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather of a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "strict": False,
+}
+CHAT_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Weather of a city.", "parameters": TOOL["parameters"]},
+}
+INPUT = [
+    {"role": "developer", "content": "Answer briefly."},
+    {
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": "Weather in Paris "}, {"type": "input_text", "text": "and Lyon?"}],
+    },
+]
+PROMPT = [
+    {"role": "developer", "content": "Answer briefly."},
+    {"role": "user", "content": "Weather in Paris and Lyon?"},
+]
 
 
 def answer(text: str) -> dict[str, Any]:
-    return {"type": "message", "id": "msg_x", "role": "assistant", "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    return {
+        "type": "message",
+        "id": "msg_x",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
 
 
 def tool_calling_output(tag: str) -> list[dict[str, Any]]:
     """Reasoning, two calls in one turn, their outputs, reasoning again, the answer."""
     return [
         {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "I need the weather."}]},
-        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
-         "arguments": '{"city": "Paris"}', "status": "completed"},
-        {"type": "function_call", "id": "fc_2", "call_id": "call_2", "name": "get_weather",
-         "arguments": '{"city": "Lyon"}', "status": "completed"},
+        {
+            "type": "function_call",
+            "id": "fc_1",
+            "call_id": "call_1",
+            "name": "get_weather",
+            "arguments": '{"city": "Paris"}',
+            "status": "completed",
+        },
+        {
+            "type": "function_call",
+            "id": "fc_2",
+            "call_id": "call_2",
+            "name": "get_weather",
+            "arguments": '{"city": "Lyon"}',
+            "status": "completed",
+        },
         {"type": "function_call_output", "call_id": "call_1", "output": '{"weather": "sunny"}'},
         {"type": "function_call_output", "call_id": "call_2", "output": '{"weather": "rain"}'},
         {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "Both known."}]},
@@ -46,25 +76,48 @@ def tool_calling_output(tag: str) -> list[dict[str, Any]]:
 def tool_calling_messages(tag: str) -> list[dict[str, Any]]:
     """What `tool_calling_output(tag)` must become: one assistant turn holding both calls."""
     return [
-        {"role": "assistant", "content": "", "reasoning_content": "I need the weather.", "tool_calls": [
-            {"id": "call_1", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
-            {"id": "call_2", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Lyon"}'}},
-        ]},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning_content": "I need the weather.",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                },
+                {
+                    "id": "call_2",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Lyon"}'},
+                },
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"weather": "sunny"}'},
         {"role": "tool", "tool_call_id": "call_2", "content": '{"weather": "rain"}'},
         {"role": "assistant", "content": f"Sunny in Paris, rain in Lyon. ({tag})", "reasoning_content": "Both known."},
     ]
 
 
-def rollout(task: int, repeat: int, reward: float, *, status: str = "ok", key: bool = True,
-            output: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def rollout(
+    task: int,
+    repeat: int,
+    reward: float,
+    *,
+    status: str = "ok",
+    key: bool = True,
+    output: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "responses_create_params": {"input": INPUT, "tools": [TOOL]}, "id": task,
+        "responses_create_params": {"input": INPUT, "tools": [TOOL]},
+        "id": task,
         "response": {"id": "resp", "object": "response", "output": output or [answer(f"t{task}r{repeat}")]},
-        "reward": reward, "_ng_task_index": task, "_ng_rollout_index": repeat,
-        "agent_ref": {"name": "weather_agent"}, "status": status}
+        "reward": reward,
+        "_ng_task_index": task,
+        "_ng_rollout_index": repeat,
+        "agent_ref": {"name": "weather_agent"},
+        "status": status,
+    }
     if key:  # task 3 has no gymbox metadata: grouped by _ng_task_index
         row["gymbox"] = {"task_key": f"hash{task}.0", "line": task + 1, "attempts": 1}
     return row
@@ -124,17 +177,20 @@ def test_sft_keeps_the_best_rollout_of_each_task_that_reaches_the_threshold(roll
 def test_sft_threshold_and_model_errors_on_request(rollouts: Path) -> None:
     rows, _ = export(rollouts, "sft", "--min-reward", "0.5")
     assert [final_text(row["messages"]) for row in rows] == [
-        "Sunny in Paris, rain in Lyon. (t0r1)", "t1r0", "t3r0"]  # task 1: 0.5 tie -> repeat 0
+        "Sunny in Paris, rain in Lyon. (t0r1)",
+        "t1r0",
+        "t3r0",
+    ]  # task 1: 0.5 tie -> repeat 0
     rows, _ = export(rollouts, "sft", "--include-model-errors")
-    assert [final_text(row["messages"]) for row in rows] == [
-        "Sunny in Paris, rain in Lyon. (t0r1)", "t1r3", "t3r0"]
+    assert [final_text(row["messages"]) for row in rows] == ["Sunny in Paris, rain in Lyon. (t0r1)", "t1r3", "t3r0"]
 
 
 def test_dpo_pairs_the_best_and_the_worst_rollout_and_skips_ties(rollouts: Path) -> None:
     rows, output = export(rollouts, "dpo")
     # task 0: 1.0 (repeat 1) over 0.0; task 1: 0.5 (repeat 0) over 0.25; tasks 2 and 3: all equal.
-    assert [(final_text(r["chosen"]), final_text(r["rejected"]), r["chosen_reward"], r["rejected_reward"])
-            for r in rows] == [("Sunny in Paris, rain in Lyon. (t0r1)", "t0r0", 1.0, 0.0), ("t1r0", "t1r2", 0.5, 0.25)]
+    assert [
+        (final_text(r["chosen"]), final_text(r["rejected"]), r["chosen_reward"], r["rejected_reward"]) for r in rows
+    ] == [("Sunny in Paris, rain in Lyon. (t0r1)", "t0r0", 1.0, 0.0), ("t1r0", "t1r2", 0.5, 0.25)]
     first = rows[0]
     assert set(first) == {"prompt", "chosen", "rejected", "chosen_reward", "rejected_reward", "tools"}
     assert first["prompt"] == PROMPT

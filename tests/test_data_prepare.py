@@ -41,16 +41,18 @@ SIZES = {"weather_train": 30, "weather_val": 5, "weather_example": 2, "notes_tra
 
 def task(name: str, i: int) -> dict:
     # Non-ASCII text and a pre-existing agent_ref, to pin serialization and the stamp overwriting it.
-    return {"responses_create_params": {"input": [{"role": "user", "content": f"{name} question {i} — é"}]},
-            "id": i, "agent_ref": {"type": "responses_api_agents", "name": "someone_else"}}
+    return {
+        "responses_create_params": {"input": [{"role": "user", "content": f"{name} question {i} — é"}]},
+        "id": i,
+        "agent_ref": {"type": "responses_api_agents", "name": "someone_else"},
+    }
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     (tmp_path / "data").mkdir()
     for name, size in SIZES.items():
-        (tmp_path / "data" / f"{name}.jsonl").write_text(
-            "".join(json.dumps(task(name, i)) + "\n" for i in range(size)))
+        (tmp_path / "data" / f"{name}.jsonl").write_text("".join(json.dumps(task(name, i)) + "\n" for i in range(size)))
     path = tmp_path / "stack.yaml"
     path.write_text(CONFIG)
     return path
@@ -68,14 +70,16 @@ def test_splits_are_collated_stamped_and_counted(config: Path, tmp_path: Path) -
     assert not (tmp_path / "out/example.jsonl").exists()
     assert Counter(row["agent_ref"]["name"] for row in train) == {"weather_agent": 30, "notes_agent": 20}
     # The serialization is pinned: source key order, agent_ref overwritten in place, UTF-8 text.
-    assert ('{"responses_create_params": {"input": [{"role": "user", "content": "weather_val question 0 — é"}]}, '
-            '"id": 0, "agent_ref": {"type": "responses_api_agents", "name": "weather_agent"}}'
-            ) in (tmp_path / "out/validation.jsonl").read_text(encoding="utf-8").splitlines()
+    assert (
+        '{"responses_create_params": {"input": [{"role": "user", "content": "weather_val question 0 — é"}]}, '
+        '"id": 0, "agent_ref": {"type": "responses_api_agents", "name": "weather_agent"}}'
+    ) in (tmp_path / "out/validation.jsonl").read_text(encoding="utf-8").splitlines()
     assert [row["agent_ref"] for row in val] == [{"type": "responses_api_agents", "name": "weather_agent"}] * 5
     # Every row once, nothing else changed.
     contents = sorted(row["responses_create_params"]["input"][0]["content"] for row in train)
-    assert contents == sorted(f"{n} question {i} — é" for n in ("weather_train", "notes_train")
-                              for i in range(SIZES[n]))
+    assert contents == sorted(
+        f"{n} question {i} — é" for n in ("weather_train", "notes_train") for i in range(SIZES[n])
+    )
     # Shuffled: not in config order.
     assert [row["id"] for row in train[:30]] != list(range(30))
     assert "train: 50 rows" in result.output
@@ -91,7 +95,8 @@ def test_same_seed_same_bytes_other_seed_other_order(config: Path, tmp_path: Pat
         assert (tmp_path / "a" / split).read_bytes() == (tmp_path / "b" / split).read_bytes()
     assert (tmp_path / "a/train.jsonl").read_bytes() != (tmp_path / "c/train.jsonl").read_bytes()
     assert sorted((tmp_path / "a/train.jsonl").read_text().splitlines()) == sorted(
-        (tmp_path / "c/train.jsonl").read_text().splitlines())
+        (tmp_path / "c/train.jsonl").read_text().splitlines()
+    )
     # The default seed is 42.
     assert prepare(config, tmp_path / "d").exit_code == 0
     assert prepare(config, tmp_path / "e", "--seed", "42").exit_code == 0

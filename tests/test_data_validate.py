@@ -52,11 +52,16 @@ def replace_line(path: Path, number: int, text: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize(("corrupt", "message"), [
-    (lambda row: json.dumps(row).replace('"tools":', '"tools"', 1), "not valid JSON: Expecting ':' delimiter"),
-    (lambda row: json.dumps({**row, "responses_create_params": {"tools": []}}),
-     "responses_create_params.input: Field required"),
-])
+@pytest.mark.parametrize(
+    ("corrupt", "message"),
+    [
+        (lambda row: json.dumps(row).replace('"tools":', '"tools"', 1), "not valid JSON: Expecting ':' delimiter"),
+        (
+            lambda row: json.dumps({**row, "responses_create_params": {"tools": []}}),
+            "responses_create_params.input: Field required",
+        ),
+    ],
+)
 def test_a_corrupted_line_is_named_with_its_line_and_field(stack: Path, corrupt, message: str) -> None:  # type: ignore[no-untyped-def]
     data = stack.parent / "data/example.jsonl"
     row = json.loads(data.read_text().splitlines()[2])
@@ -94,8 +99,10 @@ def test_statistics_are_written_beside_the_data_and_a_change_is_shown(stack: Pat
     assert stats["invalid_rows"] == 0
     assert stats["tools_per_row"] == {"min": 1, "mean": 1.0, "max": 1}
     assert stats["input_messages_per_row"] == {"min": 1, "mean": 1.0, "max": 1}
-    lengths = [len(json.loads(line)["responses_create_params"]["input"][0]["content"])
-               for line in data.read_text().splitlines()]
+    lengths = [
+        len(json.loads(line)["responses_create_params"]["input"][0]["content"])
+        for line in data.read_text().splitlines()
+    ]
     assert stats["input_chars_per_row"] == {"min": min(lengths), "mean": sum(lengths) / 5, "max": max(lengths)}
     assert stats["params"] == {}
     assert stats["task_fields"] == {"id": 5}
@@ -111,14 +118,22 @@ def test_statistics_are_written_beside_the_data_and_a_change_is_shown(stack: Pat
     second = validate(stack)
     assert second.exit_code == 0, second.output
     assert f"statistics changed since {metrics} was last written:" in second.output
-    for change in ("  rows: 5 -> 4", "  unique_prompts: 5 -> 3", "  task_fields.id: 5 -> 4",
-                   "  params.temperature.min: (absent) -> 0.2", "  params.temperature.max: (absent) -> 1",
-                   "  params.temperature.rows: (absent) -> 3", "  params.max_output_tokens.rows: (absent) -> 1"):
+    for change in (
+        "  rows: 5 -> 4",
+        "  unique_prompts: 5 -> 3",
+        "  task_fields.id: 5 -> 4",
+        "  params.temperature.min: (absent) -> 0.2",
+        "  params.temperature.max: (absent) -> 1",
+        "  params.temperature.rows: (absent) -> 3",
+        "  params.max_output_tokens.rows: (absent) -> 1",
+    ):
         assert change in second.output
     assert "invalid_rows" not in second.output  # unchanged keys are not listed
     new = json.loads(metrics.read_text())
-    assert new["params"] == {"max_output_tokens": {"rows": 1, "min": 256, "max": 256},
-                             "temperature": {"rows": 3, "min": 0.2, "max": 1}}
+    assert new["params"] == {
+        "max_output_tokens": {"rows": 1, "min": 256, "max": 256},
+        "temperature": {"rows": 3, "min": 0.2, "max": 1},
+    }
     assert "param temperature" in second.output  # and the table shows it
 
 
@@ -126,8 +141,10 @@ def test_a_missing_dataset_file_names_the_config_line(stack: Path) -> None:
     stack.write_text(CONFIG.format(path="data/nowhere.jsonl"))
     result = validate(stack)
     assert result.exit_code == 1
-    assert (f"{stack}:{JSONL_FPATH_LINE}: weather_agent.responses_api_agents.simple_agent.datasets.0.jsonl_fpath: "
-            "dataset file 'data/nowhere.jsonl' not found") in result.output
+    assert (
+        f"{stack}:{JSONL_FPATH_LINE}: weather_agent.responses_api_agents.simple_agent.datasets.0.jsonl_fpath: "
+        "dataset file 'data/nowhere.jsonl' not found"
+    ) in result.output
 
 
 def test_paths_relative_to_the_current_directory_work_as_in_nemo_gym(stack: Path) -> None:

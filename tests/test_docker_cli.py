@@ -20,8 +20,13 @@ def stubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GYMBOX_COMPOSE_DIR", str(tmp_path / "compose"))
     monkeypatch.delenv("GYMBOX_CA_BUNDLE", raising=False)
-    monkeypatch.setattr(images, "planned_images", lambda stack, options: images.StackImages(
-        "gymbox/runtime:r", {name: f"gymbox/env-{name}:e" for name in images.environments_of(stack)}))
+    monkeypatch.setattr(
+        images,
+        "planned_images",
+        lambda stack, options: images.StackImages(
+            "gymbox/runtime:r", {name: f"gymbox/env-{name}:e" for name in images.environments_of(stack)}
+        ),
+    )
     return tmp_path / "compose"
 
 

@@ -94,7 +94,8 @@ def test_host_mirror_from_deb822_and_one_line_sources(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\nComponents: main\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n")
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n"
+    )
     assert host_mirror(tmp_path) == "http://mirror.example/debian"
     (tmp_path / "sources.list").write_text("# comment\ndeb [arch=amd64] http://one.example/debian bookworm main\n")
     assert host_mirror(tmp_path) == "http://one.example/debian"
@@ -128,4 +129,11 @@ def test_debug_echoes_commands(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 def test_compose_argv_names_project_and_files(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client, "compose_base", lambda: ("docker-compose",))
     assert client.compose_argv("gymbox-x", ["a.yaml"], "up", "-d") == [
-        "docker-compose", "--project-name", "gymbox-x", "--file", "a.yaml", "up", "-d"]
+        "docker-compose",
+        "--project-name",
+        "gymbox-x",
+        "--file",
+        "a.yaml",
+        "up",
+        "-d",
+    ]

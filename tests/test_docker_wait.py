@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gymbox.docker import wait
-from gymbox.docker.models import Container, parse_inspect
+from gymbox.docker.records import Container, parse_inspect
 from gymbox.errors import StackError
 
 DATA = Path(__file__).parent / "data" / "docker"
@@ -50,8 +50,13 @@ def _failed() -> tuple[Container, Container]:
 
 def test_returns_when_compose_is_done_and_all_are_healthy(tmp_path: Path) -> None:
     containers = _healthy()
-    got = wait.wait_healthy(FakeStack(containers), EXPECTED, FakeProc(0), tmp_path / "log",  # type: ignore[arg-type]
-                            timeout=5)
+    got = wait.wait_healthy(
+        FakeStack(containers),
+        EXPECTED,
+        FakeProc(0),
+        tmp_path / "log",  # type: ignore[arg-type]
+        timeout=5,
+    )
     assert got == containers
 
 
@@ -70,17 +75,29 @@ def test_a_crashed_container_is_named_with_its_logs_and_a_hint(tmp_path: Path) -
 def test_an_unhealthy_container_gets_the_healthcheck_hint(tmp_path: Path) -> None:
     _, unhealthy = _failed()
     with pytest.raises(StackError, match=r"is unhealthy[\s\S]*Hint: it runs but GET /health"):
-        wait.wait_healthy(FakeStack([unhealthy]), {}, FakeProc(None), tmp_path / "log",  # type: ignore[arg-type]
-                          timeout=5)
+        wait.wait_healthy(
+            FakeStack([unhealthy]),
+            {},
+            FakeProc(None),
+            tmp_path / "log",  # type: ignore[arg-type]
+            timeout=5,
+        )
 
 
-def test_containers_being_replaced_are_not_failures_while_compose_runs(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_containers_being_replaced_are_not_failures_while_compose_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     exited, _ = _failed()
     monkeypatch.setattr(wait, "POLL_S", 0.01)
     with pytest.raises(StackError, match="not healthy after"):  # times out instead of failing on it
-        wait.wait_healthy(FakeStack([exited]), {"x": 1}, FakeProc(None), tmp_path / "log",  # type: ignore[arg-type]
-                          timeout=0.05, previous={exited.id})
+        wait.wait_healthy(
+            FakeStack([exited]),
+            {"x": 1},
+            FakeProc(None),
+            tmp_path / "log",  # type: ignore[arg-type]
+            timeout=0.05,
+            previous={exited.id},
+        )
 
 
 def test_compose_failing_shows_its_output_and_a_hint(tmp_path: Path) -> None:
@@ -97,5 +114,10 @@ def test_compose_failing_shows_its_output_and_a_hint(tmp_path: Path) -> None:
 def test_timeout_names_what_is_still_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wait, "POLL_S", 0.01)
     with pytest.raises(StackError, match=r"not healthy after 0.05 s: services not created yet: x"):
-        wait.wait_healthy(FakeStack(_healthy()), {**EXPECTED, "x": 1}, FakeProc(0), tmp_path / "log",  # type: ignore[arg-type]
-                          timeout=0.05)
+        wait.wait_healthy(
+            FakeStack(_healthy()),
+            {**EXPECTED, "x": 1},
+            FakeProc(0),
+            tmp_path / "log",  # type: ignore[arg-type]
+            timeout=0.05,
+        )

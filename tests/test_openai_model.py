@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from gymbox.config import load_config
-from gymbox.models.openai_model import (
+from gymbox.model_servers.openai_model import (
     OpenAIModelConfig,
     OpenAIModelServer,
     VLLMModelConfig,
@@ -27,8 +27,13 @@ from gymbox.testing import bound_socket, serve_app
 from tests.chat_completions_double import ChatCompletionsDouble, Reply, completion, error, tool_call
 
 SECRET = "sk-test-0123456789abcdef"
-WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Weather of a city.",
-                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": False}
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather of a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    "strict": False,
+}
 
 Proxy = Callable[..., AbstractContextManager[str]]
 
@@ -106,19 +111,37 @@ async def test_vllm_reasoning_field_becomes_reasoning_item(double, proxy, client
 
 
 async def test_parallel_tool_calls_become_function_call_items(double, proxy, client) -> None:
-    double.reply(completion(None, tool_calls=[tool_call("get_weather", '{"city": "Paris"}', "call_1"),
-                                              tool_call("get_weather", '{"city": "Oslo"}', "call_2")]))
+    double.reply(
+        completion(
+            None,
+            tool_calls=[
+                tool_call("get_weather", '{"city": "Paris"}', "call_1"),
+                tool_call("get_weather", '{"city": "Oslo"}', "call_2"),
+            ],
+        )
+    )
     with proxy() as url:
-        response = await client(url).responses.create(model="m", input="Weather in Paris and Oslo?",
-                                                      tools=[WEATHER_TOOL], tool_choice="auto")
+        response = await client(url).responses.create(
+            model="m", input="Weather in Paris and Oslo?", tools=[WEATHER_TOOL], tool_choice="auto"
+        )
     calls = [item for item in response.output if item.type == "function_call"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
-        ("call_1", "get_weather", {"city": "Paris"}), ("call_2", "get_weather", {"city": "Oslo"})]
+        ("call_1", "get_weather", {"city": "Paris"}),
+        ("call_2", "get_weather", {"city": "Oslo"}),
+    ]
     assert all(c.status == "completed" and c.id for c in calls)
     assert response.tools[0].name == "get_weather"
     sent = double.bodies()[0]
-    assert sent["tools"] == [{"type": "function", "function": {
-        "name": "get_weather", "description": "Weather of a city.", "parameters": WEATHER_TOOL["parameters"]}}]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather of a city.",
+                "parameters": WEATHER_TOOL["parameters"],
+            },
+        }
+    ]
     assert sent["tool_choice"] == "auto"
 
 
@@ -133,8 +156,9 @@ async def test_function_call_outputs_arrive_upstream_as_tool_messages(double, pr
     ]
     double.reply(completion("Rain in Paris, snow in Oslo."))
     with proxy() as url:
-        response = await client(url).responses.create(model="m", input=history, instructions="Be brief.",
-                                                      tools=[WEATHER_TOOL])
+        response = await client(url).responses.create(
+            model="m", input=history, instructions="Be brief.", tools=[WEATHER_TOOL]
+        )
     assert response.output_text == "Rain in Paris, snow in Oslo."
     messages = double.bodies()[0]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "tool"]
@@ -142,7 +166,9 @@ async def test_function_call_outputs_arrive_upstream_as_tool_messages(double, pr
     assert messages[2]["content"] == "<think>Two cities.</think>"
     assert [c["id"] for c in messages[2]["tool_calls"]] == ["call_1", "call_2"]
     assert [(m["tool_call_id"], m["content"]) for m in messages[3:]] == [
-        ("call_1", '{"weather": "rain"}'), ("call_2", '{"weather": "snow"}')]
+        ("call_1", '{"weather": "rain"}'),
+        ("call_2", '{"weather": "snow"}'),
+    ]
 
 
 async def test_finish_reason_length_is_an_incomplete_response(double, proxy, client) -> None:
@@ -158,15 +184,24 @@ async def test_finish_reason_length_is_an_incomplete_response(double, proxy, cli
 
 async def test_token_ids_and_logprobs_land_on_the_turns_last_item(double, proxy, client) -> None:
     double.reply(
-        completion(None, tool_calls=[tool_call("get_weather", '{"city": "Paris"}')],
-                   prompt_token_ids=[1, 2, 3],
-                   choice_extra={"token_ids": [7, 8],
-                                 "logprobs": {"content": [{"token": "token_id:7", "logprob": -0.5},
-                                                          {"token": "token_id:8", "logprob": -0.25}]}},
-                   message_extra={"reasoning_content": "Use the tool."}),
+        completion(
+            None,
+            tool_calls=[tool_call("get_weather", '{"city": "Paris"}')],
+            prompt_token_ids=[1, 2, 3],
+            choice_extra={
+                "token_ids": [7, 8],
+                "logprobs": {
+                    "content": [{"token": "token_id:7", "logprob": -0.5}, {"token": "token_id:8", "logprob": -0.25}]
+                },
+            },
+            message_extra={"reasoning_content": "Use the tool."},
+        ),
         # Older vLLM: no choice.token_ids, the ids only in the logprob tokens.
-        completion("Rain.", prompt_token_ids=[1, 2, 3, 7, 8, 9],
-                   choice_extra={"logprobs": {"content": [{"token": "token_id:42", "logprob": -1.0}]}}),
+        completion(
+            "Rain.",
+            prompt_token_ids=[1, 2, 3, 7, 8, 9],
+            choice_extra={"logprobs": {"content": [{"token": "token_id:42", "logprob": -1.0}]}},
+        ),
     )
     with proxy(return_token_ids=True) as url:
         first = await client(url).responses.create(model="m", input="Weather?", tools=[WEATHER_TOOL])
@@ -228,14 +263,28 @@ async def test_unreachable_upstream_becomes_502() -> None:
     assert answer.json()["detail"]["kind"] == "upstream_unavailable"
 
 
-@pytest.mark.parametrize("reply", [
-    error(400, "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens "
-               "in the messages, Please reduce the length."),
-    # older vLLM: a flat error object
-    Reply(400, {"object": "error", "type": "BadRequestError", "param": None, "code": 400,
-                "message": "The decoder prompt (length 40000) is longer than the maximum model length of 32768."}),
-    error(400, "Your input exceeds the limit.", code="context_length_exceeded"),  # OpenAI's code
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        error(
+            400,
+            "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens "
+            "in the messages, Please reduce the length.",
+        ),
+        # older vLLM: a flat error object
+        Reply(
+            400,
+            {
+                "object": "error",
+                "type": "BadRequestError",
+                "param": None,
+                "code": 400,
+                "message": "The decoder prompt (length 40000) is longer than the maximum model length of 32768.",
+            },
+        ),
+        error(400, "Your input exceeds the limit.", code="context_length_exceeded"),  # OpenAI's code
+    ],
+)
 async def test_context_length_400_keeps_400_with_its_kind(double, proxy, reply: Reply) -> None:
     double.reply(reply)
     with proxy() as url:
@@ -278,8 +327,9 @@ async def test_gymbox_metadata_never_reaches_upstream(double, proxy, client) -> 
     metadata = {"gymbox_script": '[{"say": "hi"}]', "task": "t1"}
     with proxy() as url:
         await client(url).responses.create(model="m", input="hi", metadata=metadata)
-        await client(url).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                  metadata=metadata)
+        await client(url).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], metadata=metadata
+        )
     with proxy(api="responses") as url:
         double.reply({"id": "resp_1", "object": "response", "output": []})
         httpx.post(f"{url}/v1/responses", json={"input": "hi", "metadata": metadata})
@@ -363,14 +413,24 @@ def test_vllm_model_is_built_from_the_builtin_config() -> None:
 
 
 def test_vllm_serve_args() -> None:
-    config = VLLMModelConfig(model="Qwen/Qwen3-0.6B", reasoning_parser="qwen3", max_model_len=8192,
-                             tensor_parallel_size=2, extra_args=["--enforce-eager"])
+    config = VLLMModelConfig(
+        model="Qwen/Qwen3-0.6B",
+        reasoning_parser="qwen3",
+        max_model_len=8192,
+        tensor_parallel_size=2,
+        extra_args=["--enforce-eager"],
+    )
     args = VLLMModelServer.vllm_serve_args(config)
     assert args[:2] == ["--model", "Qwen/Qwen3-0.6B"]
     joined = " ".join(args)
-    for expected in ("--enable-auto-tool-choice --tool-call-parser hermes", "--reasoning-parser qwen3",
-                     "--max-model-len 8192", "--gpu-memory-utilization 0.9", "--tensor-parallel-size 2",
-                     "--port 8000"):
+    for expected in (
+        "--enable-auto-tool-choice --tool-call-parser hermes",
+        "--reasoning-parser qwen3",
+        "--max-model-len 8192",
+        "--gpu-memory-utilization 0.9",
+        "--tensor-parallel-size 2",
+        "--port 8000",
+    ):
         assert expected in joined
     assert args[-1] == "--enforce-eager"
     bare = VLLMModelServer.vllm_serve_args(VLLMModelConfig(model="m", tool_call_parser=None))
@@ -381,8 +441,21 @@ def test_vllm_serve_args() -> None:
 
 def completion_as_response(text: str) -> dict[str, Any]:
     return {
-        "id": "resp_upstream_1", "object": "response", "created_at": 1.0, "model": "served-model",
-        "status": "completed", "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-        "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "id": "resp_upstream_1",
+        "object": "response",
+        "created_at": 1.0,
+        "model": "served-model",
+        "status": "completed",
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
     }

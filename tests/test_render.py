@@ -47,8 +47,18 @@ def test_one_service_per_instance_with_its_image_and_command(tmp_path: Path) -> 
     assert set(services) == {"policy_model", "example_single_tool_call", AGENT}
     assert services["example_single_tool_call"]["image"] == "gymbox/env-weather:111111111111"
     assert services[AGENT]["image"] == services["policy_model"]["image"] == "gymbox/runtime:000000000000"
-    assert services[AGENT]["command"] == ["gymbox", "serve", "-c", "/etc/gymbox/stack.yaml", "--name", AGENT,
-                                          "--host", "0.0.0.0", "--port", "8000"]
+    assert services[AGENT]["command"] == [
+        "gymbox",
+        "serve",
+        "-c",
+        "/etc/gymbox/stack.yaml",
+        "--name",
+        AGENT,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+    ]
 
 
 def test_services_are_non_root_init_labelled_and_health_checked(tmp_path: Path) -> None:
@@ -85,8 +95,9 @@ def test_agents_wait_for_their_peers_to_be_healthy(tmp_path: Path) -> None:
 
 def test_replicas_limits_and_restart_come_from_the_config(tmp_path: Path) -> None:
     agent = f"{AGENT}.responses_api_agents.simple_agent"
-    rendered = _weather(tmp_path, f"{agent}.replicas=3", f"{agent}.cpus=1.5", f"{agent}.memory=512m",
-                        f"{agent}.restart=on-failure")
+    rendered = _weather(
+        tmp_path, f"{agent}.replicas=3", f"{agent}.cpus=1.5", f"{agent}.memory=512m", f"{agent}.restart=on-failure"
+    )
     svc = _compose(rendered)["services"][AGENT]
     assert (svc["scale"], svc["cpus"], svc["mem_limit"], svc["restart"]) == (3, 1.5, "512m", "on-failure")
     assert "scale" not in _compose(rendered)["services"]["policy_model"]
@@ -111,8 +122,13 @@ def test_dollar_signs_are_escaped_for_compose(tmp_path: Path) -> None:
 
 
 def _vllm_stack():
-    sets = ["policy_model_name=Qwen/Qwen3-8B", f"{VLLM}.max_model_len=16384", f"{VLLM}.tensor_parallel_size=2",
-            f"{VLLM}.replicas=2", *(f"{k}={v}" for k, v in SECRETS.items())]
+    sets = [
+        "policy_model_name=Qwen/Qwen3-8B",
+        f"{VLLM}.max_model_len=16384",
+        f"{VLLM}.tensor_parallel_size=2",
+        f"{VLLM}.replicas=2",
+        *(f"{k}={v}" for k, v in SECRETS.items()),
+    ]
     return load_config([WEATHER], model="vllm", sets=sets)
 
 
@@ -150,23 +166,33 @@ def test_dotenv_is_private_even_when_it_existed(tmp_path: Path) -> None:
 
 
 def test_secret_names_and_lists_under_secret_keys() -> None:
-    data = {"m": {"responses_api_models": {"openai_model": {"api_key": "k1", "max_tokens": 5}}},
-            "judge_api_key": ["a", "b"], "db_password": None}
+    data = {
+        "m": {"responses_api_models": {"openai_model": {"api_key": "k1", "max_tokens": 5}}},
+        "judge_api_key": ["a", "b"],
+        "db_password": None,
+    }
     redacted, found = extract_secrets(data)
     assert redacted["m"]["responses_api_models"]["openai_model"] == {
-        "api_key": "${env:GYMBOX_SECRET_M_API_KEY}", "max_tokens": 5}
-    assert redacted["judge_api_key"] == ["${env:GYMBOX_SECRET_JUDGE_API_KEY_0}",
-                                         "${env:GYMBOX_SECRET_JUDGE_API_KEY_1}"]
+        "api_key": "${env:GYMBOX_SECRET_M_API_KEY}",
+        "max_tokens": 5,
+    }
+    assert redacted["judge_api_key"] == ["${env:GYMBOX_SECRET_JUDGE_API_KEY_0}", "${env:GYMBOX_SECRET_JUDGE_API_KEY_1}"]
     assert redacted["db_password"] is None
-    assert found == {"GYMBOX_SECRET_M_API_KEY": "k1", "GYMBOX_SECRET_JUDGE_API_KEY_0": "a",
-                     "GYMBOX_SECRET_JUDGE_API_KEY_1": "b"}
+    assert found == {
+        "GYMBOX_SECRET_M_API_KEY": "k1",
+        "GYMBOX_SECRET_JUDGE_API_KEY_0": "a",
+        "GYMBOX_SECRET_JUDGE_API_KEY_1": "b",
+    }
     assert env_var_name(("policy-model", "x")) == "GYMBOX_SECRET_POLICY_MODEL_X"
 
 
-@pytest.mark.parametrize(("value", "line"), [
-    ("sk-abc_123.XYZ/+=", "K=sk-abc_123.XYZ/+="),
-    ('a$b "c" #d', "K='a$b \"c\" #d'"),
-])
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("sk-abc_123.XYZ/+=", "K=sk-abc_123.XYZ/+="),
+        ('a$b "c" #d', "K='a$b \"c\" #d'"),
+    ],
+)
 def test_dotenv_lines_read_back_the_same_in_compose_v1_and_v2(value: str, line: str) -> None:
     assert dotenv_line("K", value) == line
 
@@ -196,7 +222,8 @@ def test_vllm_service_reserves_gpus_and_caches_models(tmp_path: Path) -> None:
     vllm = compose["services"]["policy_model-vllm"]
     assert vllm["image"] == "vllm/vllm-openai:latest"
     assert vllm["deploy"]["resources"]["reservations"]["devices"] == [
-        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]
+        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}
+    ]
     assert vllm["command"][:2] == ["--model", "Qwen/Qwen3-8B"]
     assert "ports" not in vllm
     assert vllm["environment"]["VLLM_API_KEY"] == "${GYMBOX_SECRET_POLICY_MODEL_API_KEY}"
@@ -206,8 +233,9 @@ def test_vllm_service_reserves_gpus_and_caches_models(tmp_path: Path) -> None:
 
 
 def test_vllm_with_own_base_url_gets_no_container(tmp_path: Path) -> None:
-    stack = load_config([WEATHER], model="vllm", sets=["policy_model_name=m",
-                                                       f"{VLLM}.base_url=http://gpu-box:8000/v1"])
+    stack = load_config(
+        [WEATHER], model="vllm", sets=["policy_model_name=m", f"{VLLM}.base_url=http://gpu-box:8000/v1"]
+    )
     assert "policy_model-vllm" not in _compose(render(stack, "ext", IMAGES, root=tmp_path))["services"]
 
 
@@ -271,9 +299,12 @@ def test_only_servers_that_name_a_sandbox_join_its_network(tmp_path: Path) -> No
 
 
 def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
-    sandbox = _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.pids_limit=64",
-                         "code_sandbox.sandboxes.python_sandbox.tmpfs_mb=32",
-                         "code_sandbox.sandboxes.python_sandbox.memory=1g")["services"]["code_sandbox"]
+    sandbox = _code_exec(
+        tmp_path,
+        "code_sandbox.sandboxes.python_sandbox.pids_limit=64",
+        "code_sandbox.sandboxes.python_sandbox.tmpfs_mb=32",
+        "code_sandbox.sandboxes.python_sandbox.memory=1g",
+    )["services"]["code_sandbox"]
     assert sandbox["pids_limit"] == 64
     assert sandbox["tmpfs"] == ["/tmp:size=32m,mode=1777"]
     assert sandbox["mem_limit"] == "1g"
@@ -289,8 +320,10 @@ def test_a_sandbox_can_run_in_an_environments_image_to_import_its_requirements(t
     from gymbox.docker.images import environments_of
 
     assert environments_of(stack) == ["code_exec", "math"]  # so `up` builds math's image too
-    images = StackImages("gymbox/runtime:000000000000", {"code_exec": "gymbox/env-code_exec:222222222222",
-                                                         "math": "gymbox/env-math:333333333333"})
+    images = StackImages(
+        "gymbox/runtime:000000000000",
+        {"code_exec": "gymbox/env-code_exec:222222222222", "math": "gymbox/env-math:333333333333"},
+    )
     sandbox = _compose(render(stack, "code", images, root=tmp_path))["services"]["code_sandbox"]
     assert sandbox["image"] == "gymbox/env-math:333333333333"
     assert sandbox["read_only"] is True

@@ -50,8 +50,12 @@ def test_seed_verify_and_aggregate(toy_app) -> None:  # type: ignore[no-untyped-
         bad = c.post("/verify", json=row)  # no response
         assert bad.status_code == 422
         assert "response: Field required" in bad.json()["error"]
-        metrics = (c.post("/aggregate_metrics", json={"verify_responses": [
-            {"reward": 1.0, "notes_written": 2}, {"reward": 0.0, "notes_written": 4}]})).json()
+        metrics = (
+            c.post(
+                "/aggregate_metrics",
+                json={"verify_responses": [{"reward": 1.0, "notes_written": 2}, {"reward": 0.0, "notes_written": 4}]},
+            )
+        ).json()
     assert metrics == {"count": 2, "mean/notes_written": 3.0, "mean/reward": 0.5}
 
 

@@ -45,8 +45,13 @@ sbx:
       limits: {{wall_s: 4, cpu_s: 3, memory_mb: 256, file_mb: 1, output_kb: 4}}
 """)
     env = {**os.environ, "GYMBOX_TEST_SECRET": SECRET}
-    proc = subprocess.Popen([sys.executable, "-m", "gymbox.cli", "serve", "-c", str(config), "--name", "sbx"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gymbox.cli", "serve", "-c", str(config), "--name", "sbx"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -81,8 +86,12 @@ def alive(pid: int) -> bool:
 
 
 def test_a_program_gets_stdin_and_its_files_and_returns_its_output(sandbox: httpx.Client) -> None:
-    result = run(sandbox, "import sys\nprint(open('data/words.txt').read().upper(), sys.stdin.read()[::-1])",
-                 stdin="olleh", files={"data/words.txt": "abc"})
+    result = run(
+        sandbox,
+        "import sys\nprint(open('data/words.txt').read().upper(), sys.stdin.read()[::-1])",
+        stdin="olleh",
+        files={"data/words.txt": "abc"},
+    )
     assert result["status"] == "ok"
     assert result["exit_code"] == 0
     assert result["stdout"] == "ABC hello\n"
@@ -167,16 +176,20 @@ print(stayer, os.read(r, 32).decode())
     assert status["leftovers_killed"] >= 2
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    ({"code": "print(1)", "limits": {"gpu_s": 1}}, 400, "unknown field(s) gpu_s"),
-    ({"code": "print(1)", "limits": {"wall_s": -1}}, 400, "wall_s"),
-    ({"code": "print(1)", "files": {"../escape.py": ""}}, 400, "'../escape.py'"),
-    ({"code": "print(1)", "files": {"main.py": ""}}, 400, "main.py"),
-    ({"code": "#" * 70_000}, 413, "at most 65536"),
-    ({"stdin": "no code"}, 422, "code"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"code": "print(1)", "limits": {"gpu_s": 1}}, 400, "unknown field(s) gpu_s"),
+        ({"code": "print(1)", "limits": {"wall_s": -1}}, 400, "wall_s"),
+        ({"code": "print(1)", "files": {"../escape.py": ""}}, 400, "'../escape.py'"),
+        ({"code": "print(1)", "files": {"main.py": ""}}, 400, "main.py"),
+        ({"code": "#" * 70_000}, 413, "at most 65536"),
+        ({"stdin": "no code"}, 422, "code"),
+    ],
+)
 def test_a_request_it_will_not_run_is_refused_with_the_reason(
-        sandbox: httpx.Client, body: dict, status: int, message: str) -> None:
+    sandbox: httpx.Client, body: dict, status: int, message: str
+) -> None:
     answer = sandbox.post("/execute", json=body)
     assert answer.status_code == status
     assert message in answer.json()["error"]
@@ -189,8 +202,10 @@ def test_run_limits_take_the_lower_of_request_and_ceiling() -> None:
 
 
 def test_a_run_cannot_stop_the_server_with_a_signal(sandbox: httpx.Client) -> None:
-    result = run(sandbox, "import os, signal\nfor sig in (signal.SIGTERM, signal.SIGINT):\n"
-                          "    os.kill(os.getppid(), sig)\nprint('sent')")
+    result = run(
+        sandbox,
+        "import os, signal\nfor sig in (signal.SIGTERM, signal.SIGINT):\n    os.kill(os.getppid(), sig)\nprint('sent')",
+    )
     assert result["stdout"] == "sent\n"
     time.sleep(0.5)  # a graceful shutdown, had the signal got through, would be under way by now
     assert sandbox.get("/health").status_code == 200

@@ -17,14 +17,21 @@ from typer.testing import CliRunner
 
 from gymbox.cli import app
 from gymbox.errors import ConfigError
-from gymbox.models.scripted_model import ScriptedTurn
+from gymbox.model_servers.scripted_model import ScriptedTurn
 from gymbox.protocol import RunRequest
 from gymbox.registry import load_environment
 from gymbox.scaffold import ScaffoldedEnvironment, scaffold_environment, templates
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ["Dockerfile", "README.md", "app.py", "configs/{name}.yaml", "data/example.jsonl", "requirements.txt",
-         "tests/test_app.py"]
+FILES = [
+    "Dockerfile",
+    "README.md",
+    "app.py",
+    "configs/{name}.yaml",
+    "data/example.jsonl",
+    "requirements.txt",
+    "tests/test_app.py",
+]
 LONG_TOOL = "look_up_a_thing_with_a_name_long_enough_to_wrap_its_definition_x"  # 64 characters
 
 
@@ -39,26 +46,32 @@ def files_under(folder: Path) -> list[str]:
 
 
 def message(text: str) -> dict[str, object]:
-    return {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}
+    return {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
 
 
 # ------------------------------------------------------------------ the command
 
 
-def test_build_env_writes_every_file_and_prints_the_next_steps(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_env_writes_every_file_and_prints_the_next_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GYMBOX_ENVIRONMENTS_DIR", raising=False)
     result = CliRunner().invoke(app, ["build-env", "notes", "--dir", "mine"])
     assert result.exit_code == 0, result.output
     assert files_under(tmp_path / "mine" / "notes") == [f.format(name="notes") for f in FILES]
     assert "created mine/notes/ (NotesServer; tools: lookup)" in result.output  # the default tool
-    for step in ("pytest mine/notes",
-                 "GYMBOX_ENVIRONMENTS_DIR=mine gymbox test-env notes",
-                 "GYMBOX_ENVIRONMENTS_DIR=mine gymbox up -c mine/notes/configs/notes.yaml -m scripted --name notes",
-                 "gymbox rollout --stack notes --agent notes_simple_agent -i mine/notes/data/example.jsonl",
-                 "gymbox down --name notes"):
+    for step in (
+        "pytest mine/notes",
+        "GYMBOX_ENVIRONMENTS_DIR=mine gymbox test-env notes",
+        "GYMBOX_ENVIRONMENTS_DIR=mine gymbox up -c mine/notes/configs/notes.yaml -m scripted --name notes",
+        "gymbox rollout --stack notes --agent notes_simple_agent -i mine/notes/data/example.jsonl",
+        "gymbox down --name notes",
+    ):
         assert f"  {step}" in result.output
     assert list((tmp_path / "mine").iterdir()) == [tmp_path / "mine" / "notes"]  # no staging folder left
 
@@ -84,35 +97,41 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
     assert files_under(tmp_path) == ["notes/mine.txt"]
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("Trivia", "is not lower-case snake_case"),
-    ("2fast", "is not lower-case snake_case"),
-    ("my-env", "is not lower-case snake_case"),
-    ("my__env", "is not lower-case snake_case"),
-    ("env_", "is not lower-case snake_case"),
-    ("class", "is a Python keyword"),
-    ("match", "is a Python keyword"),
-    ("a" * 41, "the limit is 40"),
-    ("policy_model", "an instance name the config already uses"),
-])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Trivia", "is not lower-case snake_case"),
+        ("2fast", "is not lower-case snake_case"),
+        ("my-env", "is not lower-case snake_case"),
+        ("my__env", "is not lower-case snake_case"),
+        ("env_", "is not lower-case snake_case"),
+        ("class", "is a Python keyword"),
+        ("match", "is a Python keyword"),
+        ("a" * 41, "the limit is 40"),
+        ("policy_model", "an instance name the config already uses"),
+    ],
+)
 def test_a_bad_environment_name_is_refused(tmp_path: Path, name: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         scaffold_environment(name, ["lookup"], tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("tools", "problem"), [
-    (["Lookup"], "tool name 'Lookup' is not lower-case snake_case"),
-    (["def"], "tool name 'def' is a Python keyword"),
-    (["verify"], "tool name 'verify' is taken by the resources server"),
-    (["seed_session"], "is taken by the resources server"),
-    (["health"], "is taken by the resources server"),
-    (["tool_definitions"], "is taken by the resources server"),
-    (["sessions"], "is taken by the resources server"),
-    (["a" * 65], "the limit is 64"),
-    (["lookup", "lookup"], "tool 'lookup' is given twice"),
-    (["find_2", "find2"], "tool 'find2' and 'find_2' would share class names"),
-])
+@pytest.mark.parametrize(
+    ("tools", "problem"),
+    [
+        (["Lookup"], "tool name 'Lookup' is not lower-case snake_case"),
+        (["def"], "tool name 'def' is a Python keyword"),
+        (["verify"], "tool name 'verify' is taken by the resources server"),
+        (["seed_session"], "is taken by the resources server"),
+        (["health"], "is taken by the resources server"),
+        (["tool_definitions"], "is taken by the resources server"),
+        (["sessions"], "is taken by the resources server"),
+        (["a" * 65], "the limit is 64"),
+        (["lookup", "lookup"], "tool 'lookup' is given twice"),
+        (["find_2", "find2"], "tool 'find2' and 'find_2' would share class names"),
+    ],
+)
 def test_a_bad_tool_name_is_refused(tmp_path: Path, tools: list[str], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         scaffold_environment("notes", tools, tmp_path)
@@ -147,8 +166,12 @@ async def test_the_app_serves_its_tools_and_verifies_by_exact_match(quiz: Scaffo
         no_answer = await client.post("/seed_session", json={k: v for k, v in row.items() if k != "expected_answer"})
         assert no_answer.status_code == 422
         assert "expected_answer" in no_answer.json()["error"]
-        for text, reward in [(row["expected_answer"], 1.0), (f"  {row['expected_answer'].upper()}\n", 1.0),
-                             ("ember", 0.0), ("", 0.0)]:
+        for text, reward in [
+            (row["expected_answer"], 1.0),
+            (f"  {row['expected_answer'].upper()}\n", 1.0),
+            ("ember", 0.0),
+            ("", 0.0),
+        ]:
             verified = await client.post("/verify", json={**row, "response": {"output": [message(text)]}})
             assert verified.status_code == 200, verified.text
             assert verified.json()["reward"] == reward, text
@@ -185,8 +208,25 @@ def test_the_generated_tests_pass_on_their_own(quiz: ScaffoldedEnvironment) -> N
     """As `gymbox test-env` runs them in the image: pytest in the folder, no repository config, no asyncio."""
     env = {k: v for k, v in os.environ.items() if k != "GYMBOX_ENVIRONMENTS_DIR"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:asyncio", "--import-mode=importlib",
-         "-q", "tests"], cwd=quiz.path, env=env, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:asyncio",
+            "--import-mode=importlib",
+            "-q",
+            "tests",
+        ],
+        cwd=quiz.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
     assert "failed" not in result.stdout
@@ -199,14 +239,27 @@ def test_the_generated_code_is_ruff_clean(quiz: ScaffoldedEnvironment, tmp_path:
     long = scaffold_environment("long_names", [LONG_TOOL], tmp_path)
     assert f"    async def {LONG_TOOL}(\n" in (long.path / "app.py").read_text()  # wrapped to fit 120 columns
     result = subprocess.run(
-        [str(ruff), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
-         "--config", "lint.isort.known-first-party=['gymbox']", str(quiz.path), str(long.path)],
-        capture_output=True, text=True, check=False)
+        [
+            str(ruff),
+            "check",
+            "--no-cache",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--config",
+            "lint.isort.known-first-party=['gymbox']",
+            str(quiz.path),
+            str(long.path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_data_validate_checks_the_example_rows_and_names_the_missing_splits(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_validate_checks_the_example_rows_and_names_the_missing_splits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = scaffold_environment("notes", ["lookup"], tmp_path / "envs")
     config = env.path / "configs" / "notes.yaml"
     monkeypatch.chdir(tmp_path)

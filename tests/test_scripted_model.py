@@ -5,7 +5,7 @@ import json
 import httpx
 import pytest
 
-from gymbox.models.scripted_model import ScriptedModelConfig, ScriptedModelServer
+from gymbox.model_servers.scripted_model import ScriptedModelConfig, ScriptedModelServer
 
 
 def client(config: dict | None = None) -> httpx.AsyncClient:
@@ -18,18 +18,26 @@ def fc_output(call_id: str, output: object) -> dict:
 
 
 async def test_steps_follow_the_episode_and_templates_read_tool_outputs() -> None:
-    script = [{"think": "look it up", "calls": [{"name": "lookup", "arguments": {"q": "a"}},
-                                                 {"name": "lookup", "arguments": {"q": "b"}}]},
-              {"calls": [{"name": "submit", "arguments": {"values": "{{ [outputs[0].v, outputs[1].v] }}"}}]},
-              {"say": "sum is {{ outputs[0].v + outputs[1].v }}"}]
+    script = [
+        {
+            "think": "look it up",
+            "calls": [{"name": "lookup", "arguments": {"q": "a"}}, {"name": "lookup", "arguments": {"q": "b"}}],
+        },
+        {"calls": [{"name": "submit", "arguments": {"values": "{{ [outputs[0].v, outputs[1].v] }}"}}]},
+        {"say": "sum is {{ outputs[0].v + outputs[1].v }}"},
+    ]
     params = {"input": [{"role": "user", "content": "go"}], "metadata": {"gymbox_script": json.dumps(script)}}
     async with client() as c:
         first = (await c.post("/v1/responses", json=params)).json()
         assert [i["type"] for i in first["output"]] == ["reasoning", "function_call", "function_call"]
         assert first["output"][0]["summary"][0]["text"] == "look it up"
         calls = first["output"][1:]
-        history = [params["input"][0], *first["output"], fc_output(calls[0]["call_id"], {"v": 3}),
-                   fc_output(calls[1]["call_id"], {"v": 4})]
+        history = [
+            params["input"][0],
+            *first["output"],
+            fc_output(calls[0]["call_id"], {"v": 3}),
+            fc_output(calls[1]["call_id"], {"v": 4}),
+        ]
         second = (await c.post("/v1/responses", json={**params, "input": history})).json()
         assert json.loads(second["output"][0]["arguments"]) == {"values": [3, 4]}  # native list, not a string
         history += [*second["output"], fc_output(second["output"][0]["call_id"], {"ok": True})]
@@ -50,8 +58,12 @@ async def test_same_request_gives_the_same_answer() -> None:
 
 
 async def test_config_rules_match_the_last_user_message() -> None:
-    rules = [{"match": r"weather in (?P<city>\w+)",
-              "script": [{"calls": [{"name": "get_weather", "arguments": {"city": "{{ match.city }}"}}]}]}]
+    rules = [
+        {
+            "match": r"weather in (?P<city>\w+)",
+            "script": [{"calls": [{"name": "get_weather", "arguments": {"city": "{{ match.city }}"}}]}],
+        }
+    ]
     async with client({"rules": rules, "default_reply": "no idea"}) as c:
         hit = (await c.post("/v1/responses", json={"input": "What is the weather in Oslo?"})).json()
         miss = (await c.post("/v1/responses", json={"input": "Tell me a joke"})).json()
@@ -62,8 +74,9 @@ async def test_config_rules_match_the_last_user_message() -> None:
 async def test_raw_string_arguments_pass_through_unparsed() -> None:
     script = [{"calls": [{"name": "t", "arguments": "{broken"}]}]
     async with client() as c:
-        out = (await c.post("/v1/responses", json={"input": "x", "metadata": {
-            "gymbox_script": json.dumps(script)}})).json()
+        out = (
+            await c.post("/v1/responses", json={"input": "x", "metadata": {"gymbox_script": json.dumps(script)}})
+        ).json()
     assert out["output"][0]["arguments"] == "{broken"
 
 
@@ -84,12 +97,28 @@ async def test_a_template_error_names_the_turn() -> None:
 
 
 async def test_a_single_expression_keeps_its_type_and_strings_stay_strings() -> None:
-    script = [{"calls": [{"name": "t", "arguments": {"n": "{{ outputs[0].n }}", "s": "{{ outputs[0].s }}",
-                                                    "both": "{{ outputs[0].n }}-{{ outputs[0].s }}"}}]}]
-    history = [{"role": "user", "content": "x"}, {"type": "function_call", "call_id": "c", "name": "t",
-                                                  "arguments": "{}"},
-               fc_output("c", {"n": 7, "s": "1e3"}), {"role": "user", "content": "again"}]
+    script = [
+        {
+            "calls": [
+                {
+                    "name": "t",
+                    "arguments": {
+                        "n": "{{ outputs[0].n }}",
+                        "s": "{{ outputs[0].s }}",
+                        "both": "{{ outputs[0].n }}-{{ outputs[0].s }}",
+                    },
+                }
+            ]
+        }
+    ]
+    history = [
+        {"role": "user", "content": "x"},
+        {"type": "function_call", "call_id": "c", "name": "t", "arguments": "{}"},
+        fc_output("c", {"n": 7, "s": "1e3"}),
+        {"role": "user", "content": "again"},
+    ]
     async with client() as c:
-        out = (await c.post("/v1/responses", json={"input": history, "metadata": {
-            "gymbox_script": json.dumps(script)}})).json()
+        out = (
+            await c.post("/v1/responses", json={"input": history, "metadata": {"gymbox_script": json.dumps(script)}})
+        ).json()
     assert json.loads(out["output"][0]["arguments"]) == {"n": 7, "s": "1e3", "both": "7-1e3"}

@@ -34,16 +34,28 @@ def wait_healthy(url: str, procs: list[subprocess.Popen], timeout: float = 30) -
 def test_three_hand_started_servers_answer_run_with_a_reward() -> None:
     stack = load_config([ROOT / CONFIG], model="scripted")
     names = ["example_single_tool_call", "policy_model", "example_single_tool_call_simple_agent"]
-    procs = [subprocess.Popen([sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted",
-                               "--name", name], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for name in names]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", name],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
     try:
         for name in names:
             wait_healthy(stack.instance(name).url, procs)
         agent = stack.instance("example_single_tool_call_simple_agent").url
         row = (ROOT / "environments/example_single_tool_call/data/example.jsonl").read_text().splitlines()[0]
-        curl = subprocess.run(["curl", "-s", f"{agent}/run", "-H", "content-type: application/json", "-d", row],
-                              capture_output=True, text=True, timeout=30, check=True)
+        curl = subprocess.run(
+            ["curl", "-s", f"{agent}/run", "-H", "content-type: application/json", "-d", row],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         body = json.loads(curl.stdout)
         assert body["reward"] == 1.0
         assert body["status"] == "ok"

@@ -12,14 +12,21 @@ from gymbox.config import load_config
 from gymbox.testing import running_stack
 
 TOY_CONFIG = Path(__file__).parent / "fixtures" / "toy.yaml"
-TOOLS = [{"type": "function", "name": name, "parameters": {"type": "object"}}
-         for name in ("write", "read", "crash", "nap")]
+TOOLS = [
+    {"type": "function", "name": name, "parameters": {"type": "object"}} for name in ("write", "read", "crash", "nap")
+]
 
 
 def row(script: list[dict], target: str = "hello", **extra: object) -> dict:
-    return {"responses_create_params": {"input": [{"role": "user", "content": "take notes"}], "tools": TOOLS,
-                                        "metadata": {"gymbox_script": json.dumps(script)}},
-            "target": target, **extra}
+    return {
+        "responses_create_params": {
+            "input": [{"role": "user", "content": "take notes"}],
+            "tools": TOOLS,
+            "metadata": {"gymbox_script": json.dumps(script)},
+        },
+        "target": target,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +40,10 @@ def run(urls: dict[str, str], body: dict) -> httpx.Response:
 
 
 def test_run_seeds_loops_and_verifies(toy_stack: dict[str, str]) -> None:
-    script = [{"calls": [{"name": "write", "arguments": {"text": "hello"}}]},
-              {"say": "wrote {{ outputs[0].lines }} line"}]
+    script = [
+        {"calls": [{"name": "write", "arguments": {"text": "hello"}}]},
+        {"say": "wrote {{ outputs[0].lines }} line"},
+    ]
     answer = run(toy_stack, row(script))
     assert answer.status_code == 200
     body = answer.json()
@@ -55,12 +64,18 @@ def test_seed_state_reaches_the_tools_through_the_cookie(toy_stack: dict[str, st
 
 
 def test_model_mistakes_go_back_to_the_model_and_the_rollout_is_scored(toy_stack: dict[str, str]) -> None:
-    script = [{"calls": [{"name": "write", "arguments": "{not json"},
-                         {"name": "no_such_tool", "arguments": {}},
-                         {"name": "verify", "arguments": {}},
-                         {"name": "write", "arguments": {"wrong_field": 1}},
-                         {"name": "write", "arguments": {"text": "forbidden"}}]},
-              {"say": "gave up"}]
+    script = [
+        {
+            "calls": [
+                {"name": "write", "arguments": "{not json"},
+                {"name": "no_such_tool", "arguments": {}},
+                {"name": "verify", "arguments": {}},
+                {"name": "write", "arguments": {"wrong_field": 1}},
+                {"name": "write", "arguments": {"text": "forbidden"}},
+            ]
+        },
+        {"say": "gave up"},
+    ]
     answer = run(toy_stack, row(script))
     assert answer.status_code == 200
     body = answer.json()
@@ -75,11 +90,15 @@ def test_model_mistakes_go_back_to_the_model_and_the_rollout_is_scored(toy_stack
 
 
 def test_usage_is_summed_over_steps(toy_stack: dict[str, str]) -> None:
-    script = [{"calls": [{"name": "write", "arguments": {"text": "a"}}]},
-              {"calls": [{"name": "write", "arguments": {"text": "hello"}}]}, {"say": "done"}]
+    script = [
+        {"calls": [{"name": "write", "arguments": {"text": "a"}}]},
+        {"calls": [{"name": "write", "arguments": {"text": "hello"}}]},
+        {"say": "done"},
+    ]
     with httpx.Client(timeout=30) as client:
-        single = client.post(f"{toy_stack['policy_model']}/v1/responses",
-                             json=row(script)["responses_create_params"]).json()["usage"]
+        single = client.post(
+            f"{toy_stack['policy_model']}/v1/responses", json=row(script)["responses_create_params"]
+        ).json()["usage"]
         usage = client.post(f"{toy_stack['toy_agent']}/run", json=row(script)).json()["response"]["usage"]
     assert usage["input_tokens"] > single["input_tokens"] * 2  # three model calls, growing input
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
@@ -121,8 +140,11 @@ def test_responses_endpoint_runs_the_loop_and_keeps_the_session(toy_stack: dict[
 
 async def test_fifty_concurrent_episodes_keep_their_own_state(toy_stack: dict[str, str]) -> None:
     async def episode(client: httpx.AsyncClient, i: int) -> dict:
-        script = [{"calls": [{"name": "write", "arguments": {"text": f"note-{i}"}}]},
-                  {"calls": [{"name": "read", "arguments": {}}]}, {"say": "{{ outputs[1].notes | join(',') }}"}]
+        script = [
+            {"calls": [{"name": "write", "arguments": {"text": f"note-{i}"}}]},
+            {"calls": [{"name": "read", "arguments": {}}]},
+            {"say": "{{ outputs[1].notes | join(',') }}"},
+        ]
         answer = await client.post(f"{toy_stack['toy_agent']}/run", json=row(script, target=f"note-{i}"))
         return answer.json()
 

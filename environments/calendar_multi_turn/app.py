@@ -84,20 +84,27 @@ class Event(BaseModel):
         return DAYS.index(self.day) * 1440 + minutes(self.end)
 
     def overlaps(self, other: Event) -> bool:
-        return self.day == other.day and minutes(self.start) < minutes(other.end) and \
-            minutes(other.start) < minutes(self.end)
+        return (
+            self.day == other.day
+            and minutes(self.start) < minutes(other.end)
+            and minutes(other.start) < minutes(self.end)
+        )
 
 
 def conflict(events: list[Event], new: Event) -> str | None:
     """Why `new` cannot join `events` (a duplicate title or an overlap), or None when it can."""
     for event in events:
         if normalise_title(event.title) == normalise_title(new.title):
-            return (f"an event titled '{event.title}' already exists: {event.label()}; titles are unique, so "
-                    "remove it first to change it")
+            return (
+                f"an event titled '{event.title}' already exists: {event.label()}; titles are unique, so "
+                "remove it first to change it"
+            )
     for event in events:
         if event.overlaps(new):
-            return (f"{new.label()} overlaps {event.label()}; events may not overlap: pick another time, or "
-                    "remove that event first")
+            return (
+                f"{new.label()} overlaps {event.label()}; events may not overlap: pick another time, or "
+                "remove that event first"
+            )
     return None
 
 
@@ -187,8 +194,11 @@ class Within(BaseModel):
 
     def check(self, events: list[Event]) -> bool:
         event = find(events, self.title)
-        return event is not None and minutes(self.earliest) <= minutes(event.start) and \
-            minutes(event.end) <= minutes(self.latest)
+        return (
+            event is not None
+            and minutes(self.earliest) <= minutes(event.start)
+            and minutes(event.end) <= minutes(self.latest)
+        )
 
 
 class Before(BaseModel):
@@ -227,8 +237,9 @@ class Exactly(BaseModel):
         return have == sorted(normalise_title(title) for title in self.titles)
 
 
-Constraint = Annotated[Exists | Absent | Exact | OnDay | Duration | Within | Before | DayFree | Exactly,
-                       Field(discriminator="kind")]
+Constraint = Annotated[
+    Exists | Absent | Exact | OnDay | Duration | Within | Before | DayFree | Exactly, Field(discriminator="kind")
+]
 
 
 # ------------------------------------------------------------------------------------------ the server

@@ -53,8 +53,10 @@ class TaskVerifyRequest(Task, VerifyRequest):
 
 
 class CodeExecConfig(ResourcesServerConfig):
-    sandbox: ServerRef = Field(default=ServerRef(type="sandboxes", name="code_sandbox"),
-                               description="the python_sandbox instance that runs model code")
+    sandbox: ServerRef = Field(
+        default=ServerRef(type="sandboxes", name="code_sandbox"),
+        description="the python_sandbox instance that runs model code",
+    )
     test_timeout_s: float = Field(default=2.0, gt=0, description="per hidden test call")
     run_wall_s: float = Field(default=10.0, gt=0, description="a run_python call's wall-time limit")
     load_allowance_s: float = Field(default=3.0, gt=0, description="interpreter start and import of the code")
@@ -62,7 +64,8 @@ class CodeExecConfig(ResourcesServerConfig):
 
 class RunPythonArgs(BaseModel):
     code: Annotated[str, StringConstraints(min_length=1, max_length=100_000)] = Field(
-        description="A complete Python 3 program. Its stdout and stderr are returned; print what you want to see.")
+        description="A complete Python 3 program. Its stdout and stderr are returned; print what you want to see."
+    )
 
 
 class RunPythonResult(BaseModel):
@@ -100,7 +103,7 @@ def read_results(stdout: str, nonce: str, count: int) -> tuple[bool, list[dict[s
         if not line.startswith(nonce):
             continue
         try:
-            record = json.loads(line[len(nonce):])
+            record = json.loads(line[len(nonce) :])
         except json.JSONDecodeError:
             continue
         if not isinstance(record, dict):  # the harness writes objects; anything else is forged
@@ -139,8 +142,9 @@ class CodeExecServer(ResourcesServer):
         """Run a Python 3 program in a sandbox (no network, a few seconds, no files kept between calls) and
         return its exit status, stdout and stderr. Use it to try your function before you answer."""
         run = await self.sandbox.execute(args.code, limits={"wall_s": self.config.run_wall_s})
-        return RunPythonResult(status=run.status, exit_code=run.exit_code, stdout=clip(run.stdout),
-                               stderr=clip(run.stderr))
+        return RunPythonResult(
+            status=run.status, exit_code=run.exit_code, stdout=clip(run.stdout), stderr=clip(run.stderr)
+        )
 
     async def verify(self, body: TaskVerifyRequest, session: Session) -> dict[str, float]:
         total = len(body.tests)
@@ -149,16 +153,28 @@ class CodeExecServer(ResourcesServer):
             return {"reward": 0.0, "all_passed": 0.0, "loaded": 0.0, "tests_passed": 0.0, "tests_total": total}
         run, nonce = await self.run_tests(code, body.entry_point, body.tests)
         loaded, results = read_results(run.stdout, nonce, total)
-        passed = sum(1 for record, test in zip(results, body.tests, strict=True)
-                     if record is not None and "value" in record and same_value(record["value"], test.expected))
-        return {"reward": passed / total, "all_passed": float(passed == total), "loaded": float(loaded),
-                "tests_passed": float(passed), "tests_total": float(total)}
+        passed = sum(
+            1
+            for record, test in zip(results, body.tests, strict=True)
+            if record is not None and "value" in record and same_value(record["value"], test.expected)
+        )
+        return {
+            "reward": passed / total,
+            "all_passed": float(passed == total),
+            "loaded": float(loaded),
+            "tests_passed": float(passed),
+            "tests_total": float(total),
+        }
 
     async def run_tests(self, code: str, entry_point: str, tests: list[TestCase]) -> tuple[Execution, str]:
         nonce = f"@{secrets.token_hex(8)}@"
-        spec = {"entry_point": entry_point, "test_timeout_s": self.config.test_timeout_s,
-                "calls": [test.args for test in tests]}
+        spec = {
+            "entry_point": entry_point,
+            "test_timeout_s": self.config.test_timeout_s,
+            "calls": [test.args for test in tests],
+        }
         wall = self.config.load_allowance_s + self.config.test_timeout_s * len(tests)
-        run = await self.sandbox.execute(HARNESS, stdin=f"{nonce}\n{json.dumps(spec)}\n",
-                                         files={"solution.py": code}, limits={"wall_s": wall})
+        run = await self.sandbox.execute(
+            HARNESS, stdin=f"{nonce}\n{json.dumps(spec)}\n", files={"solution.py": code}, limits={"wall_s": wall}
+        )
         return run, nonce

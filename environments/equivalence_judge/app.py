@@ -47,8 +47,10 @@ def judge_prompt(question: str, candidate: str, reference: str) -> str:
 
     That fixed tail is what the scripted judge's rules match (configs/equivalence_judge.yaml).
     """
-    return (f"{JUDGE_INSTRUCTIONS}\n\nQUESTION: {one_line(question)}\n"
-            f"CANDIDATE: {one_line(candidate)}\nREFERENCE: {one_line(reference)}")
+    return (
+        f"{JUDGE_INSTRUCTIONS}\n\nQUESTION: {one_line(question)}\n"
+        f"CANDIDATE: {one_line(candidate)}\nREFERENCE: {one_line(reference)}"
+    )
 
 
 def last_boxed(text: str) -> str | None:
@@ -62,7 +64,7 @@ def last_boxed(text: str) -> str | None:
             elif text[i] == "}":
                 depth -= 1
                 if depth == 0:
-                    return text[start + len("\\boxed{"): i].strip()
+                    return text[start + len("\\boxed{") : i].strip()
         start = text.rfind("\\boxed{", 0, start)  # unbalanced: try an earlier one
     return None
 
@@ -86,8 +88,7 @@ def parse_verdict(text: str) -> bool:
     if word == NOT_EQUIVALENT:
         return False
     shown = text if len(text) <= 200 else text[:200] + "…"
-    raise JudgeError(f"unparseable verdict {shown!r} (expected {EQUIVALENT} or {NOT_EQUIVALENT})",
-                     "judge_unparseable")
+    raise JudgeError(f"unparseable verdict {shown!r} (expected {EQUIVALENT} or {NOT_EQUIVALENT})", "judge_unparseable")
 
 
 def final_text(response: Any) -> str:
@@ -100,14 +101,19 @@ def final_text(response: Any) -> str:
             content = item.get("content")
             if isinstance(content, str):
                 return content
-            return "".join(part.get("text", "") for part in content or ()
-                           if isinstance(part, dict) and part.get("type") == "output_text")
+            return "".join(
+                part.get("text", "")
+                for part in content or ()
+                if isinstance(part, dict) and part.get("type") == "output_text"
+            )
     raise JudgeError("response has no assistant message", "judge_unparseable")
 
 
 class EquivalenceJudgeConfig(ResourcesServerConfig):
-    judge_model: ServerRef = Field(default=ServerRef(type="responses_api_models", name="judge_model"),
-                                   description="the model server that judges equivalence")
+    judge_model: ServerRef = Field(
+        default=ServerRef(type="responses_api_models", name="judge_model"),
+        description="the model server that judges equivalence",
+    )
     judge_timeout_s: float = Field(default=120.0, gt=0)
     judge_connect_retries: int = Field(default=3, ge=0, description="retries while the judge is unreachable")
     judge_temperature: float | None = Field(default=0.0, description="None: the judge server's default")
@@ -133,8 +139,9 @@ class EquivalenceJudgeServer(ResourcesServer):
         if self.stack is None:
             raise RuntimeError(f"{self.name} needs the stack config to find its judge model")
         self.judge_url = f"{self.stack.resolve_ref(self.config.judge_model).url}/v1/responses"
-        self.client = PeerClient(timeout_s=self.config.judge_timeout_s,
-                                 connect_retries=self.config.judge_connect_retries)
+        self.client = PeerClient(
+            timeout_s=self.config.judge_timeout_s, connect_retries=self.config.judge_connect_retries
+        )
 
     async def shutdown(self) -> None:
         await self.client.close()
@@ -158,16 +165,29 @@ class EquivalenceJudgeServer(ResourcesServer):
         except UpstreamError as exc:
             raise JudgeError(f"unreachable: {exc}", "judge_unavailable") from None
         if not answer.ok:
-            raise JudgeError(f"{self.judge_url} answered {answer.status}: {answer.error_text()[:500]}",
-                             "judge_error", judge_status=answer.status)
+            raise JudgeError(
+                f"{self.judge_url} answered {answer.status}: {answer.error_text()[:500]}",
+                "judge_error",
+                judge_status=answer.status,
+            )
         return parse_verdict(final_text(answer.body))
 
     async def verify(self, body: TaskVerifyRequest, session: Session) -> dict[str, Any]:
         candidate = last_boxed(body.response.last_message_text)
         if not candidate:  # no (or an empty) boxed answer: a format failure, no need to ask the judge
-            return {"reward": 0.0, "answer_found": False, "judge_equivalent": False, "judge_latency_s": 0.0,
-                    "extracted_answer": None}
+            return {
+                "reward": 0.0,
+                "answer_found": False,
+                "judge_equivalent": False,
+                "judge_latency_s": 0.0,
+                "extracted_answer": None,
+            }
         started = time.monotonic()
         equivalent = await self.judge(body.question, candidate, body.reference_answer)
-        return {"reward": float(equivalent), "answer_found": True, "judge_equivalent": equivalent,
-                "judge_latency_s": round(time.monotonic() - started, 4), "extracted_answer": candidate}
+        return {
+            "reward": float(equivalent),
+            "answer_found": True,
+            "judge_equivalent": equivalent,
+            "judge_latency_s": round(time.monotonic() - started, 4),
+            "extracted_answer": candidate,
+        }

@@ -64,35 +64,62 @@ def quoted(items: list[str], joiner: str) -> str:
 # type -> (parameters and their types, the check, the sentence for the prompt)
 Spec = tuple[dict[str, type], Callable[[dict[str, Any], str], bool], Callable[[dict[str, Any]], str]]
 INSTRUCTIONS: dict[str, Spec] = {
-    "min_words": ({"n": int}, lambda i, t: len(words(t)) >= i["n"],
-                  lambda i: f"Use at least {i['n']} words."),
-    "max_words": ({"n": int}, lambda i, t: len(words(t)) <= i["n"],
-                  lambda i: f"Use at most {i['n']} words."),
-    "include_keywords": ({"keywords": list}, lambda i, t: all(occurrences(t, k) for k in i["keywords"]),
-                         lambda i: f"Include the word{'s' * (len(i['keywords']) > 1)} "
-                                   f"{quoted(i['keywords'], 'and')}."),
-    "forbidden_words": ({"words": list}, lambda i, t: not any(occurrences(t, w) for w in i["words"]),
-                        lambda i: f"Do not use the word{'s' * (len(i['words']) > 1)} {quoted(i['words'], 'or')} "
-                                  "anywhere."),
-    "keyword_frequency": ({"keyword": str, "n": int}, lambda i, t: occurrences(t, i["keyword"]) >= i["n"],
-                          lambda i: f"Use the word \"{i['keyword']}\" at least {i['n']} times."),
-    "bullet_count": ({"n": int}, lambda i, t: bullets(t) == i["n"],
-                     lambda i: f"Include exactly {i['n']} bullet points: lines that start with \"* \" or \"- \". "
-                               "No other line may start that way."),
-    "lowercase": ({}, lambda i, t: t.islower(),
-                  lambda i: "Write your entire response in lowercase letters: no capital letters at all."),
-    "uppercase": ({}, lambda i, t: t.isupper(),
-                  lambda i: "Write your entire response in capital letters: no lowercase letters at all."),
-    "start_phrase": ({"phrase": str}, lambda i, t: t.lstrip().startswith(i["phrase"]),
-                     lambda i: f"Start your response with the exact phrase \"{i['phrase']}\"."),
-    "end_phrase": ({"phrase": str}, lambda i, t: t.rstrip().endswith(i["phrase"]),
-                   lambda i: f"End your response with the exact phrase \"{i['phrase']}\", with nothing after it."),
-    "paragraph_count": ({"n": int}, lambda i, t: paragraphs(t) == i["n"],
-                        lambda i: f"Write exactly {i['n']} paragraphs, separated from each other by a blank line."),
-    "no_commas": ({}, lambda i, t: not any(comma in t for comma in COMMAS),
-                  lambda i: "Do not use any commas."),
-    "title": ({}, lambda i, t: TITLE.search(t) is not None,
-              lambda i: "Give your response a title wrapped in double angular brackets, such as <<my title>>."),
+    "min_words": ({"n": int}, lambda i, t: len(words(t)) >= i["n"], lambda i: f"Use at least {i['n']} words."),
+    "max_words": ({"n": int}, lambda i, t: len(words(t)) <= i["n"], lambda i: f"Use at most {i['n']} words."),
+    "include_keywords": (
+        {"keywords": list},
+        lambda i, t: all(occurrences(t, k) for k in i["keywords"]),
+        lambda i: f"Include the word{'s' * (len(i['keywords']) > 1)} {quoted(i['keywords'], 'and')}.",
+    ),
+    "forbidden_words": (
+        {"words": list},
+        lambda i, t: not any(occurrences(t, w) for w in i["words"]),
+        lambda i: f"Do not use the word{'s' * (len(i['words']) > 1)} {quoted(i['words'], 'or')} anywhere.",
+    ),
+    "keyword_frequency": (
+        {"keyword": str, "n": int},
+        lambda i, t: occurrences(t, i["keyword"]) >= i["n"],
+        lambda i: f'Use the word "{i["keyword"]}" at least {i["n"]} times.',
+    ),
+    "bullet_count": (
+        {"n": int},
+        lambda i, t: bullets(t) == i["n"],
+        lambda i: (
+            f'Include exactly {i["n"]} bullet points: lines that start with "* " or "- ". '
+            "No other line may start that way."
+        ),
+    ),
+    "lowercase": (
+        {},
+        lambda i, t: t.islower(),
+        lambda i: "Write your entire response in lowercase letters: no capital letters at all.",
+    ),
+    "uppercase": (
+        {},
+        lambda i, t: t.isupper(),
+        lambda i: "Write your entire response in capital letters: no lowercase letters at all.",
+    ),
+    "start_phrase": (
+        {"phrase": str},
+        lambda i, t: t.lstrip().startswith(i["phrase"]),
+        lambda i: f'Start your response with the exact phrase "{i["phrase"]}".',
+    ),
+    "end_phrase": (
+        {"phrase": str},
+        lambda i, t: t.rstrip().endswith(i["phrase"]),
+        lambda i: f'End your response with the exact phrase "{i["phrase"]}", with nothing after it.',
+    ),
+    "paragraph_count": (
+        {"n": int},
+        lambda i, t: paragraphs(t) == i["n"],
+        lambda i: f"Write exactly {i['n']} paragraphs, separated from each other by a blank line.",
+    ),
+    "no_commas": ({}, lambda i, t: not any(comma in t for comma in COMMAS), lambda i: "Do not use any commas."),
+    "title": (
+        {},
+        lambda i, t: TITLE.search(t) is not None,
+        lambda i: "Give your response a title wrapped in double angular brackets, such as <<my title>>.",
+    ),
 }
 
 
@@ -111,8 +138,9 @@ def validate(instruction: Any) -> None:
             raise ValueError(f"{instruction['type']}.{name} must be a whole number >= 0, got {value!r}")
         if kind is str and not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{instruction['type']}.{name} must be a non-empty string, got {value!r}")
-        if kind is list and not (isinstance(value, list) and value
-                                 and all(isinstance(v, str) and v.strip() for v in value)):
+        if kind is list and not (
+            isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
+        ):
             raise ValueError(f"{instruction['type']}.{name} must be a non-empty list of non-empty strings")
 
 

@@ -49,8 +49,13 @@ class _Worker:
     @classmethod
     async def start(cls, script: Path) -> _Worker:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-u", str(script),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=PIPE_LIMIT)
+            sys.executable,
+            "-u",
+            str(script),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=PIPE_LIMIT,
+        )
         return cls(process)
 
     @property
@@ -145,8 +150,15 @@ class GraderPool:
             try:
                 result = await worker.ask({"gold": gold, "answer": answer}, self.timeout_s)
             except TimeoutError:
-                return {"correct": False, "answer_parsed": False, "boxed": False, "extracted_answer": None,
-                        "error": None, "timed_out": True, "math_verify_version": worker.version}
+                return {
+                    "correct": False,
+                    "answer_parsed": False,
+                    "boxed": False,
+                    "extracted_answer": None,
+                    "error": None,
+                    "timed_out": True,
+                    "math_verify_version": worker.version,
+                }
             answered = True
             return {**result, "timed_out": False, "math_verify_version": worker.version}
         except (TimeoutError, OSError, ValueError) as exc:  # no ready line, a broken pipe, a garbled line
@@ -189,8 +201,9 @@ class MathServer(ResourcesServer):
 
     def __init__(self, config: MathConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self.grader = GraderPool(self.config.grader_workers, self.config.grade_timeout_s,
-                                 self.config.grader_startup_timeout_s)
+        self.grader = GraderPool(
+            self.config.grader_workers, self.config.grade_timeout_s, self.config.grader_startup_timeout_s
+        )
 
     def build_app(self) -> FastAPI:
         app = super().build_app()

@@ -75,8 +75,13 @@ def main() -> int:
             request = json.loads(line)
             result = grade(str(request["gold"]), str(request["answer"]))
         except Exception as exc:  # a bad request or a math-verify bug: say so, keep serving
-            result = {"correct": False, "answer_parsed": False, "boxed": False, "extracted_answer": None,
-                      "error": f"{type(exc).__name__}: {exc}"}
+            result = {
+                "correct": False,
+                "answer_parsed": False,
+                "boxed": False,
+                "extracted_answer": None,
+                "error": f"{type(exc).__name__}: {exc}",
+            }
         _emit(result)
     return 0
 

@@ -62,8 +62,9 @@ def scorer(family: str) -> Scorer:
     try:
         score: Scorer = reasoning_gym.get_score_answer_fn(family)
     except ValueError as exc:
-        raise ToolError(f"metadata.source_dataset: reasoning-gym {reasoning_gym.__version__} has no dataset "
-                        f"{family!r}") from exc
+        raise ToolError(
+            f"metadata.source_dataset: reasoning-gym {reasoning_gym.__version__} has no dataset {family!r}"
+        ) from exc
     return score
 
 
@@ -102,8 +103,11 @@ class ReasoningGymVerifyRequest(ReasoningGymTask, VerifyRequest):
 
 
 class ReasoningGymConfig(ResourcesServerConfig):
-    families: list[str] = Field(default_factory=lambda: list(FAMILIES), min_length=1,
-                                description="the reasoning-gym datasets whose rows this server scores")
+    families: list[str] = Field(
+        default_factory=lambda: list(FAMILIES),
+        min_length=1,
+        description="the reasoning-gym datasets whose rows this server scores",
+    )
 
 
 class ReasoningGymServer(ResourcesServer):
@@ -147,14 +151,20 @@ class ReasoningGymServer(ResourcesServer):
     async def check_row(self, body: ReasoningGymTask) -> None:
         """Refuse (400) a row of a family not served here, or one whose own answer its scorer does not accept."""
         if body.family not in self.config.families:
-            raise ToolError(f"metadata.source_dataset: {body.family!r} is not a family this server scores "
-                            f"(families: {', '.join(self.config.families)})")
+            raise ToolError(
+                f"metadata.source_dataset: {body.family!r} is not a family this server scores "
+                f"(families: {', '.join(self.config.families)})"
+            )
         await asyncio.to_thread(scorer, body.family)  # the first call imports reasoning-gym; may raise ToolError
         try:
             own = await asyncio.to_thread(score, body.family, body.answer, body.entry())
         except Exception as exc:  # the scorer read a field the metadata lacks, or of the wrong type
-            raise ToolError(f"metadata: malformed for {body.family}: its scorer failed on the row's own answer "
-                            f"({type(exc).__name__}: {exc})") from None
+            raise ToolError(
+                f"metadata: malformed for {body.family}: its scorer failed on the row's own answer "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         if own != 1.0:
-            raise ToolError(f"answer/metadata: inconsistent for {body.family}: the row's own answer "
-                            f"{body.answer!r} scores {own:g}, not 1")
+            raise ToolError(
+                f"answer/metadata: inconsistent for {body.family}: the row's own answer "
+                f"{body.answer!r} scores {own:g}, not 1"
+            )

@@ -33,7 +33,8 @@ ERROR_CHARS = 300  # each one cut to this length
 
 class StructuredOutputsConfig(ResourcesServerConfig):
     check_formats: bool = Field(
-        default=True, description="enforce `format` (date, email, uuid, ipv4, ...), not just annotate it")
+        default=True, description="enforce `format` (date, email, uuid, ipv4, ...), not just annotate it"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,8 +132,14 @@ def score(text: str, schema: dict[str, Any], check_formats: bool = True) -> dict
     try:
         errors = sorted(validator.iter_errors(answer.value), key=lambda e: (list(map(str, e.path)), e.message))
     except RecursionError:  # a schema and an answer that recurse without end
-        return {"reward": 0.0, "parsed": 1.0, "valid": 0.0, "fenced": float(answer.fenced), "error_count": 1,
-                "errors": ["$: nested too deeply to validate"]}
+        return {
+            "reward": 0.0,
+            "parsed": 1.0,
+            "valid": 0.0,
+            "fenced": float(answer.fenced),
+            "error_count": 1,
+            "errors": ["$: nested too deeply to validate"],
+        }
     valid = 0.0 if errors else 1.0
     return {
         "reward": valid,

@@ -46,8 +46,9 @@ REFERENCE_CACHE = 4096
 
 # What a query may do: read. Anything else (INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, ATTACH, DETACH,
 # PRAGMA, BEGIN, SAVEPOINT, ANALYZE, REINDEX, VACUUM's writes...) is denied by the authorizer.
-ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                             sqlite3.SQLITE_RECURSIVE})
+ALLOWED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+)
 DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
 FENCE = "```"
 # A fence's language tag: a word alone on the first line (not SQL's first word), or `sql` before the query.
@@ -118,8 +119,9 @@ class ReadOnlyDatabase:
 
 def _authorizer(denied: list[str]) -> Any:
     def authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
-        if action in ALLOWED_ACTIONS and not (action == sqlite3.SQLITE_FUNCTION and
-                                              (arg2 or "").lower() in DENIED_FUNCTIONS):
+        if action in ALLOWED_ACTIONS and not (
+            action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS
+        ):
             return sqlite3.SQLITE_OK
         denied.append(f"{ACTION_NAMES.get(action, str(action))} {arg1 or ''} {arg2 or ''}".strip())
         return sqlite3.SQLITE_DENY
@@ -128,14 +130,44 @@ def _authorizer(denied: list[str]) -> Any:
 
 
 # sqlite3's authorizer action codes share values with result codes, so name them explicitly.
-ACTION_NAMES = {getattr(sqlite3, name): name.removeprefix("SQLITE_") for name in (
-    "SQLITE_CREATE_INDEX", "SQLITE_CREATE_TABLE", "SQLITE_CREATE_TEMP_INDEX", "SQLITE_CREATE_TEMP_TABLE",
-    "SQLITE_CREATE_TEMP_TRIGGER", "SQLITE_CREATE_TEMP_VIEW", "SQLITE_CREATE_TRIGGER", "SQLITE_CREATE_VIEW",
-    "SQLITE_DELETE", "SQLITE_DROP_INDEX", "SQLITE_DROP_TABLE", "SQLITE_DROP_TEMP_INDEX", "SQLITE_DROP_TEMP_TABLE",
-    "SQLITE_DROP_TEMP_TRIGGER", "SQLITE_DROP_TEMP_VIEW", "SQLITE_DROP_TRIGGER", "SQLITE_DROP_VIEW",
-    "SQLITE_INSERT", "SQLITE_PRAGMA", "SQLITE_READ", "SQLITE_SELECT", "SQLITE_TRANSACTION", "SQLITE_UPDATE",
-    "SQLITE_ATTACH", "SQLITE_DETACH", "SQLITE_ALTER_TABLE", "SQLITE_REINDEX", "SQLITE_ANALYZE",
-    "SQLITE_CREATE_VTABLE", "SQLITE_DROP_VTABLE", "SQLITE_FUNCTION", "SQLITE_SAVEPOINT", "SQLITE_RECURSIVE")}
+ACTION_NAMES = {
+    getattr(sqlite3, name): name.removeprefix("SQLITE_")
+    for name in (
+        "SQLITE_CREATE_INDEX",
+        "SQLITE_CREATE_TABLE",
+        "SQLITE_CREATE_TEMP_INDEX",
+        "SQLITE_CREATE_TEMP_TABLE",
+        "SQLITE_CREATE_TEMP_TRIGGER",
+        "SQLITE_CREATE_TEMP_VIEW",
+        "SQLITE_CREATE_TRIGGER",
+        "SQLITE_CREATE_VIEW",
+        "SQLITE_DELETE",
+        "SQLITE_DROP_INDEX",
+        "SQLITE_DROP_TABLE",
+        "SQLITE_DROP_TEMP_INDEX",
+        "SQLITE_DROP_TEMP_TABLE",
+        "SQLITE_DROP_TEMP_TRIGGER",
+        "SQLITE_DROP_TEMP_VIEW",
+        "SQLITE_DROP_TRIGGER",
+        "SQLITE_DROP_VIEW",
+        "SQLITE_INSERT",
+        "SQLITE_PRAGMA",
+        "SQLITE_READ",
+        "SQLITE_SELECT",
+        "SQLITE_TRANSACTION",
+        "SQLITE_UPDATE",
+        "SQLITE_ATTACH",
+        "SQLITE_DETACH",
+        "SQLITE_ALTER_TABLE",
+        "SQLITE_REINDEX",
+        "SQLITE_ANALYZE",
+        "SQLITE_CREATE_VTABLE",
+        "SQLITE_DROP_VTABLE",
+        "SQLITE_FUNCTION",
+        "SQLITE_SAVEPOINT",
+        "SQLITE_RECURSIVE",
+    )
+}
 
 
 def build_databases(directory: Path) -> dict[str, Path]:
@@ -240,8 +272,10 @@ class TextToSqlServer(ResourcesServer):
         super().__init__(config, **kwargs)
         self._tmp = tempfile.TemporaryDirectory(prefix="text_to_sql-")
         paths = build_databases(Path(self._tmp.name))
-        self.databases = {name: ReadOnlyDatabase(path, self.config.query_timeout_ms, self.config.max_rows)
-                          for name, path in paths.items()}
+        self.databases = {
+            name: ReadOnlyDatabase(path, self.config.query_timeout_ms, self.config.max_rows)
+            for name, path in paths.items()
+        }
         self._reference: OrderedDict[tuple[str, str], list[tuple[Any, ...]]] = OrderedDict()
 
     def close(self) -> None:
@@ -258,12 +292,15 @@ class TextToSqlServer(ResourcesServer):
         """Run one read-only SQLite query (a SELECT) on the shop database and see its first rows. Use it to explore the data and to check a query before answering."""  # noqa: E501
         database = self.databases["main"]
         try:
-            result = await asyncio.to_thread(database.run, args.sql, max_rows=self.config.preview_rows,
-                                             truncate=True)
+            result = await asyncio.to_thread(database.run, args.sql, max_rows=self.config.preview_rows, truncate=True)
         except QueryError as exc:
             raise ToolError(str(exc)) from None
-        return RunQueryResult(columns=result.columns, rows=[list(row) for row in result.rows],
-                              row_count=len(result.rows), truncated=result.truncated)
+        return RunQueryResult(
+            columns=result.columns,
+            rows=[list(row) for row in result.rows],
+            row_count=len(result.rows),
+            truncated=result.truncated,
+        )
 
     async def reference_rows(self, name: str, sql: str) -> list[tuple[Any, ...]]:
         key = (name, sql)
@@ -280,8 +317,7 @@ class TextToSqlServer(ResourcesServer):
     async def verify(self, body: SqlVerifyRequest, session: Session) -> dict[str, Any]:
         sql = extract_sql(body.response.last_message_text)
         # Flags are 0.0 / 1.0 floats, so that rollout metrics average them.
-        flags = dict.fromkeys(("sql_found", "executed", "timed_out", "refused", "correct_main", "correct_holdout"),
-                              0.0)
+        flags = dict.fromkeys(("sql_found", "executed", "timed_out", "refused", "correct_main", "correct_holdout"), 0.0)
         details: dict[str, Any] = {"extracted_sql": sql, "error": None}
         if sql is None:
             details["error"] = "no SQL found in the final answer: put the query in a ```sql block"

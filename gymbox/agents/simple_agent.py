@@ -27,7 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gymbox.config import ServerRef, StackConfig
+from gymbox.config import ResolvedConfig, ServerRef
 from gymbox.errors import UpstreamError
 from gymbox.http_client import PeerClient, PeerResponse, pin_replica
 from gymbox.protocol import SESSION_COOKIE, ResponsesCreateParams, RunRequest
@@ -70,7 +70,7 @@ class InvalidRowError(Exception):
 class SimpleAgentServer:
     Config = SimpleAgentConfig
 
-    def __init__(self, config: SimpleAgentConfig, *, name: str = "", stack: StackConfig | None = None) -> None:
+    def __init__(self, config: SimpleAgentConfig, *, name: str = "", stack: ResolvedConfig | None = None) -> None:
         if stack is None:
             raise ValueError("simple_agent needs the stack config to find its peers")
         self.config = config
@@ -134,8 +134,9 @@ class SimpleAgentServer:
         items = params.input_items()
         allowed = {t.get("name") for t in params.tools if t.get("type") == "function"}
         for _step in range(self.config.max_steps):
-            answer = await self._call(f"{self.model_url}/v1/responses",
-                                      {**request, "input": items + episode.output}, {})
+            answer = await self._call(
+                f"{self.model_url}/v1/responses", {**request, "input": items + episode.output}, {}
+            )
             if not answer.ok:
                 self._model_failure(answer, episode)
                 return episode
@@ -152,8 +153,15 @@ class SimpleAgentServer:
                 return episode
             for call in calls:  # in order: tools may change the episode's state
                 output = await self._run_tool(call, resources, allowed, episode)
-                episode.output.append({"type": "function_call_output", "id": f"fco_{call.get('call_id')}",
-                                       "call_id": call.get("call_id"), "output": output, "status": "completed"})
+                episode.output.append(
+                    {
+                        "type": "function_call_output",
+                        "id": f"fco_{call.get('call_id')}",
+                        "call_id": call.get("call_id"),
+                        "output": output,
+                        "status": "completed",
+                    }
+                )
         episode.model_error = f"max_steps ({self.config.max_steps}) reached before a final answer"
         return episode
 
@@ -171,8 +179,9 @@ class SimpleAgentServer:
             return json.dumps({"error": f"arguments of {name} must be a JSON object"})
         answer = await self._call(f"{resources}/{name}", arguments, episode.cookies)
         if answer.status >= 500:
-            raise AgentInfraError(f"tool {name} failed on the resources server ({answer.status}): "
-                                  f"{answer.error_text()}")
+            raise AgentInfraError(
+                f"tool {name} failed on the resources server ({answer.status}): {answer.error_text()}"
+            )
         episode.cookies.update(answer.cookies)
         if not answer.ok:
             return json.dumps({"error": answer.error_text()})

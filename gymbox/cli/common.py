@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from gymbox.config import StackConfig
+    from gymbox.config import ResolvedConfig
 
 ConfigFiles = Annotated[
     list[Path] | None,
@@ -29,8 +29,9 @@ EnvFile = Annotated[
 ]
 
 
-def load_stack(config: list[Path] | None, sets: list[str] | None, model: str | None,
-               env_file: Path | None = None) -> StackConfig:
+def load_stack(
+    config: list[Path] | None, sets: list[str] | None, model: str | None, env_file: Path | None = None
+) -> ResolvedConfig:
     from gymbox.config import load_config
 
     return load_config(config or [], sets=sets or [], model=model, env_file=env_file)

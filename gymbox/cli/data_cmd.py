@@ -12,10 +12,12 @@ import typer
 from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides
 
 if TYPE_CHECKING:
-    from gymbox.config import StackConfig
+    from gymbox.config import ResolvedConfig
 
-app = typer.Typer(help="Datasets: validate rows and statistics, prepare train/validation files, export rollouts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Datasets: validate rows and statistics, prepare train/validation files, export rollouts.",
+    no_args_is_help=True,
+)
 
 
 class ExportFormat(StrEnum):
@@ -24,11 +26,16 @@ class ExportFormat(StrEnum):
 
 
 @app.command("validate")
-def validate(config: ConfigFiles = None, sets: SetOverrides = None, model: ModelName = None,
-             env_file: EnvFile = None,
-             types: Annotated[list[str] | None, typer.Option(
-                 "--type", help="Only datasets of this type: example, train or validation (repeatable).")] = None,
-             ) -> None:
+def validate(
+    config: ConfigFiles = None,
+    sets: SetOverrides = None,
+    model: ModelName = None,
+    env_file: EnvFile = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only datasets of this type: example, train or validation (repeatable)."),
+    ] = None,
+) -> None:
     """Check every row of every agent's datasets; print statistics and write `<stem>_metrics.json` beside each.
 
     Every invalid row is reported as file:line: field: problem. When statistics written before differ,
@@ -37,15 +44,17 @@ def validate(config: ConfigFiles = None, sets: SetOverrides = None, model: Model
     from rich.console import Console
 
     from gymbox.data.datasets import locate_datasets
-    from gymbox.data.report import print_dataset_stats
     from gymbox.data.stats import ABSENT
+    from gymbox.data.summaries import print_dataset_stats
     from gymbox.data.validate import validate_datasets
     from gymbox.errors import DataError
 
     datasets, missing = locate_datasets(_load(config, sets, model, env_file), tuple(types) if types else None)
     if not datasets and not missing:
-        raise DataError("no datasets in the config: list them under an agent's `datasets:` "
-                        "([{name, type: example|train|validation, jsonl_fpath, license}])")
+        raise DataError(
+            "no datasets in the config: list them under an agent's `datasets:` "
+            "([{name, type: example|train|validation, jsonl_fpath, license}])"
+        )
     console = Console()
     problems = 0
     for report in validate_datasets(datasets):
@@ -66,16 +75,21 @@ def validate(config: ConfigFiles = None, sets: SetOverrides = None, model: Model
 
 @app.command("prepare")
 def prepare(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for train.jsonl and validation.jsonl.",
-                                         file_okay=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for train.jsonl and validation.jsonl.", file_okay=False)
+    ],
     config: ConfigFiles = None,
     sets: SetOverrides = None,
     model: ModelName = None,
     env_file: EnvFile = None,
     seed: Annotated[int, typer.Option(help="Shuffle seed; the same seed and inputs give identical files.")] = 42,
-    example: Annotated[bool, typer.Option(
-        "--example", help="Collate the `example` datasets into example.jsonl instead (a quick end-to-end check).",
-    )] = False,
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example",
+            help="Collate the `example` datasets into example.jsonl instead (a quick end-to-end check).",
+        ),
+    ] = False,
 ) -> None:
     """Collate every agent's train / validation datasets into OUTPUT/<split>.jsonl, each row stamped with
     `agent_ref`, shuffled by seed. Any invalid row is an error and nothing is written."""
@@ -84,7 +98,7 @@ def prepare(
     from gymbox.data.datasets import find_datasets
     from gymbox.data.prepare import SPLITS
     from gymbox.data.prepare import prepare as collate
-    from gymbox.data.report import print_prepare
+    from gymbox.data.summaries import print_prepare
 
     splits = ("example",) if example else SPLITS
     result = collate(find_datasets(_load(config, sets, model, env_file), splits), output, seed=seed, splits=splits)
@@ -97,31 +111,43 @@ def prepare(
 
 @app.command("export")
 def export(
-    rollouts: Annotated[Path, typer.Argument(help="Rollouts JSONL written by `gymbox rollout`.",
-                                             exists=True, dir_okay=False)],
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="sft: best rollout per task as chat "
-                                              "messages; dpo: best vs worst rollout per task.")],
+    rollouts: Annotated[
+        Path, typer.Argument(help="Rollouts JSONL written by `gymbox rollout`.", exists=True, dir_okay=False)
+    ],
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="sft: best rollout per task as chat messages; dpo: best vs worst rollout per task."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Training rows, JSONL.", dir_okay=False)],
-    min_reward: Annotated[float | None, typer.Option(
-        help="Least reward of the rollout kept (sft) or chosen (dpo); default 1.0 for sft, none for dpo.")] = None,
-    include_model_errors: Annotated[bool, typer.Option(
-        "--include-model-errors", help="Also use rollouts with status model_error (real episodes, e.g. a bad "
-        "tool call); by default only status ok.")] = False,
+    min_reward: Annotated[
+        float | None,
+        typer.Option(help="Least reward of the rollout kept (sft) or chosen (dpo); default 1.0 for sft, none for dpo."),
+    ] = None,
+    include_model_errors: Annotated[
+        bool,
+        typer.Option(
+            "--include-model-errors",
+            help="Also use rollouts with status model_error (real episodes, e.g. a bad "
+            "tool call); by default only status ok.",
+        ),
+    ] = False,
 ) -> None:
     """Turn rollouts into SFT rows ({messages, tools}) or DPO pairs ({prompt, chosen, rejected, ...})."""
     from rich.console import Console
 
     from gymbox.data.export import export as write_rows
-    from gymbox.data.report import print_export
+    from gymbox.data.summaries import print_export
 
-    result = write_rows(rollouts, output, fmt.value, min_reward=min_reward,
-                        include_model_errors=include_model_errors)
+    result = write_rows(rollouts, output, fmt.value, min_reward=min_reward, include_model_errors=include_model_errors)
     print_export(result, Console())
     typer.echo(f"{result.rows} {fmt.value} rows from {result.tasks} tasks written to {output}")
 
 
-def _load(config: list[Path] | None, sets: list[str] | None, model: str | None,
-          env_file: Path | None) -> StackConfig:
+def _load(
+    config: list[Path] | None, sets: list[str] | None, model: str | None, env_file: Path | None
+) -> ResolvedConfig:
     """The stack config. Data commands never call the model, yet every `{type, name}` reference must
     resolve, and the example configs leave `policy_model` to `--model`: without one, any built-in will do."""
     from gymbox.cli.common import load_stack

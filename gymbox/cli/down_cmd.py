@@ -30,8 +30,9 @@ def pick_stack(name: str | None, *, leftovers: bool = False) -> str:
 def down(
     name: StackOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Every gymbox stack on this engine.")] = False,
-    keep_cache: Annotated[bool, typer.Option("--keep-cache", help="Keep model-cache volumes (vLLM "
-                                             "weights) for the next `up`.")] = False,
+    keep_cache: Annotated[
+        bool, typer.Option("--keep-cache", help="Keep model-cache volumes (vLLM weights) for the next `up`.")
+    ] = False,
 ) -> None:
     """Stop and remove a stack: its containers, then its network, then its volumes (found by label)."""
     from gymbox.docker.stack import Stack, all_stack_names
@@ -39,5 +40,8 @@ def down(
     names = all_stack_names() if all_ else [pick_stack(name, leftovers=True)]
     for stack_name in names:
         counts = Stack(stack_name).down(keep_cache=keep_cache)
-        typer.echo(f"stack {stack_name}: removed {counts['containers']} container(s), "
-                   f"{counts['networks']} network(s), {counts['volumes']} volume(s)", err=True)
+        typer.echo(
+            f"stack {stack_name}: removed {counts['containers']} container(s), "
+            f"{counts['networks']} network(s), {counts['volumes']} volume(s)",
+            err=True,
+        )

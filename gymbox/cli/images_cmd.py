@@ -14,8 +14,10 @@ app = typer.Typer(help="Base images: bootstrap the offline root image, list gymb
 @app.command("bootstrap")
 def bootstrap(
     tag: Annotated[str, typer.Option(help="Tag of the root image.")] = "gymbox/root:bookworm",
-    mirror: Annotated[str | None, typer.Option(help="Debian mirror [default: the first bookworm source "
-                                               "in this host's apt configuration].")] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(help="Debian mirror [default: the first bookworm source in this host's apt configuration]."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Make it again even if it exists.")] = False,
 ) -> None:
     """Make a Debian bookworm root image with debootstrap + docker import (no registry needed; root only).
@@ -47,6 +49,12 @@ def ls() -> None:
     """List the images gymbox built (runtime, environments, root)."""
     from gymbox.docker import client
 
-    out = client.docker("image", "ls", "--filter", "reference=gymbox/*",
-                        "--format", "{{.Repository}}:{{.Tag}}\t{{.CreatedSince}}\t{{.Size}}").stdout
+    out = client.docker(
+        "image",
+        "ls",
+        "--filter",
+        "reference=gymbox/*",
+        "--format",
+        "{{.Repository}}:{{.Tag}}\t{{.CreatedSince}}\t{{.Size}}",
+    ).stdout
     typer.echo(out.rstrip() or "no gymbox images")

@@ -23,8 +23,10 @@ def logs(
 
     stack = Stack(pick_stack(name))
     if not stack.compose_file.is_file():
-        raise StackError(f"{stack.compose_file} not found; was stack {stack.name!r} started from another "
-                         "folder? Use `docker logs <container>` (see `gymbox ps`)")
+        raise StackError(
+            f"{stack.compose_file} not found; was stack {stack.name!r} started from another "
+            "folder? Use `docker logs <container>` (see `gymbox ps`)"
+        )
     args = ["logs", "--no-color", "--tail", tail]
     if follow:
         args.append("--follow")

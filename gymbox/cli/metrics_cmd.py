@@ -9,13 +9,14 @@ import typer
 
 
 def metrics(
-    rollouts: Annotated[Path, typer.Argument(help="Rollouts JSONL written by `gymbox rollout`.",
-                                             exists=True, dir_okay=False)],
+    rollouts: Annotated[
+        Path, typer.Argument(help="Rollouts JSONL written by `gymbox rollout`.", exists=True, dir_okay=False)
+    ],
     pass_threshold: Annotated[float, typer.Option(help="Reward that counts as a pass for pass@k.")] = 1.0,
 ) -> None:
     """Print the metrics table and (re)write `<stem>_metrics.json`."""
     from gymbox.collector.metrics import compute_metrics, write_metrics
-    from gymbox.collector.report import print_metrics
+    from gymbox.collector.metrics_table import print_metrics
 
     result = compute_metrics(rollouts, pass_threshold=pass_threshold)
     path = write_metrics(rollouts, result)

@@ -12,9 +12,13 @@ from gymbox.collector.runner import Outcome
 class RolloutProgress:
     def __init__(self, total: int) -> None:
         self.progress = Progress(
-            TextColumn("[bold]rollouts"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.1f}/s"), TextColumn("reward {task.fields[reward]}"),
-            TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(),
+            TextColumn("[bold]rollouts"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.1f}/s"),
+            TextColumn("reward {task.fields[reward]}"),
+            TextColumn("failed {task.fields[failed]}"),
+            TimeElapsedColumn(),
             transient=False,
         )
         self.task = self.progress.add_task("collect", total=total, rate=0.0, reward="-", failed=0)
@@ -39,6 +43,9 @@ class RolloutProgress:
         elapsed = task.elapsed or 0.0
         done = task.completed + 1
         self.progress.update(
-            self.task, advance=1, failed=self.failed, rate=done / elapsed if elapsed else 0.0,
+            self.task,
+            advance=1,
+            failed=self.failed,
+            rate=done / elapsed if elapsed else 0.0,
             reward=f"{self.rewards_sum / self.rewards_n:.3f}" if self.rewards_n else "-",
         )

@@ -9,8 +9,8 @@ def ps(name: StackOption = None) -> None:
     """Show one stack (or, without --name and with several running, all of them)."""
     from rich.console import Console
 
-    from gymbox.docker.report import stack_table
     from gymbox.docker.stack import Stack, running_stacks
+    from gymbox.docker.status_table import stack_table
 
     names = [name] if name else running_stacks()
     console = Console(width=max(Console().width, 160))  # URLs must not wrap when piped

@@ -17,9 +17,15 @@ def up(
     model: ModelName = None,
     env_file: EnvFile = None,
     name: StackName = None,
-    timeout: Annotated[float | None, typer.Option(
-        "--timeout", help="Seconds to wait for every healthcheck [default: 120; 1800 with a vLLM container, "
-                          "which may download and load a model].", show_default=False)] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for every healthcheck [default: 120; 1800 with a vLLM container, "
+            "which may download and load a model].",
+            show_default=False,
+        ),
+    ] = None,
     ca_bundle: CaBundle = None,
     base: BaseImage = None,
     verbose: Verbose = False,
@@ -35,7 +41,7 @@ def up(
     from gymbox.cli.build_cmd import build_options
     from gymbox.docker.deploy import deploy, signals_interrupt
     from gymbox.docker.render import default_stack_name
-    from gymbox.docker.report import stack_table
+    from gymbox.docker.status_table import stack_table
 
     stack = load_stack(config, set_, model, env_file)
     stack_name = name or default_stack_name(config, model)
@@ -45,8 +51,10 @@ def up(
     try:
         with signals_interrupt(), deploy(stack, stack_name, options=options, timeout=timeout) as running:
             Console(width=max(Console().width, 160)).print(stack_table(stack_name, running.containers, verified=True))
-            console.print(f"stack {stack_name} healthy in {time.monotonic() - start:.1f} s; "
-                          f"`gymbox down --name {stack_name}` removes it")
+            console.print(
+                f"stack {stack_name} healthy in {time.monotonic() - start:.1f} s; "
+                f"`gymbox down --name {stack_name}` removes it"
+            )
     except KeyboardInterrupt:
         console.print(f"interrupted: stack {stack_name} was torn down")
         # SystemExit, not typer.Exit: the exit code must survive standalone_mode=False.

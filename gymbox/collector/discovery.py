@@ -21,8 +21,9 @@ def find_agents(stack: str, agent: str | None, urls: list[str]) -> tuple[dict[st
     # Image tags are content hashes: they pin exactly which environment code scored each rollout.
     metadata = {"stack": stack, "images": {c.instance: c.config.image for c in containers}}
     if not found:
-        raise GymboxError(f"no running stack {stack!r} with agents: start one with "
-                          f"`gymbox up -c ... --name {stack}`, or pass --url")
+        raise GymboxError(
+            f"no running stack {stack!r} with agents: start one with `gymbox up -c ... --name {stack}`, or pass --url"
+        )
     if agent is None:
         return found, metadata
     if agent not in found:

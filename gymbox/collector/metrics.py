@@ -66,8 +66,14 @@ class PerTaskRows:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for key, t in self._items:
-            yield {"task_index": t.index, "task_key": key, "agent": t.agent, "rollouts": t.n,
-                   "mean_reward": t.total / t.n, "passes": t.passes}
+            yield {
+                "task_index": t.index,
+                "task_key": key,
+                "agent": t.agent,
+                "rollouts": t.n,
+                "mean_reward": t.total / t.n,
+                "passes": t.passes,
+            }
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -88,8 +88,13 @@ class _Rejected(Exception):
 
 
 class Collector:
-    def __init__(self, agents: dict[str, list[str]], output: Path, options: CollectOptions,
-                 on_outcome: Callable[[Outcome], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        agents: dict[str, list[str]],
+        output: Path,
+        options: CollectOptions,
+        on_outcome: Callable[[Outcome], None] = lambda _: None,
+    ) -> None:
         self.pickers = {name: ReplicaPicker(urls) for name, urls in agents.items()}
         self.options = options
         self.output = output
@@ -102,8 +107,9 @@ class Collector:
 
     async def run(self, input_path: Path) -> RunSummary:
         if self.output.exists() and self.output.stat().st_size and not self.options.resume:
-            raise GymboxError(f"{self.output} already holds rollouts: pass --resume to continue it, "
-                              "or choose another --output")
+            raise GymboxError(
+                f"{self.output} already holds rollouts: pass --resume to continue it, or choose another --output"
+            )
         done = completed_keys(self.output) if self.options.resume else set()
         queue: asyncio.Queue[tuple[TaskRow, int] | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         started = time.monotonic()
@@ -135,9 +141,11 @@ class Collector:
                 continue
             agent = self.options.agent or item.agent_name
             if agent not in self.pickers:
-                reason = (f"agent_ref.name {agent!r} is not an agent of this run "
-                          f"(agents: {', '.join(sorted(self.pickers))})" if agent
-                          else "no --agent given and the row has no agent_ref.name")
+                reason = (
+                    f"agent_ref.name {agent!r} is not an agent of this run (agents: {', '.join(sorted(self.pickers))})"
+                    if agent
+                    else "no --agent given and the row has no agent_ref.name"
+                )
                 self._reject(item.line, reason, None, item.row)
                 if self.options.strict:
                     raise GymboxError(f"{input_path}:{item.line}: {reason}")
@@ -162,9 +170,16 @@ class Collector:
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # a bug must not stall the producer: record it and go on
-                self.failures.write({"_ng_task_index": task.task_index, "_ng_rollout_index": repeat,
-                                     "status": "infra_error", "error": f"collector error: {exc!r}",
-                                     "line": task.line, "gymbox": {"task_key": task.key}})
+                self.failures.write(
+                    {
+                        "_ng_task_index": task.task_index,
+                        "_ng_rollout_index": repeat,
+                        "status": "infra_error",
+                        "error": f"collector error: {exc!r}",
+                        "line": task.line,
+                        "gymbox": {"task_key": task.key},
+                    }
+                )
                 self.summary.failed += 1
                 self.on_outcome(Outcome("infra_error"))
 
@@ -190,15 +205,31 @@ class Collector:
                 picker.release(url)
             status = body.get("status") if body.get("status") in ("ok", "model_error") else "ok"
             meta = self._meta(task, attempt, url, started_at, time.monotonic() - begun)
-            self.rollouts.write({**body, "_ng_task_index": task.task_index, "_ng_rollout_index": repeat,
-                                 "agent_ref": {"name": agent}, "status": status, "gymbox": meta})
+            self.rollouts.write(
+                {
+                    **body,
+                    "_ng_task_index": task.task_index,
+                    "_ng_rollout_index": repeat,
+                    "agent_ref": {"name": agent},
+                    "status": status,
+                    "gymbox": meta,
+                }
+            )
             self.summary.written += 1
             self.on_outcome(Outcome(status, _reward(body)))
             return
         meta = self._meta(task, self.options.max_attempts, "", started_at, time.time() - started_at)
-        self.failures.write({"_ng_task_index": task.task_index, "_ng_rollout_index": repeat,
-                             "agent_ref": {"name": agent}, "status": kind, "error": error, "line": task.line,
-                             "gymbox": meta})
+        self.failures.write(
+            {
+                "_ng_task_index": task.task_index,
+                "_ng_rollout_index": repeat,
+                "agent_ref": {"name": agent},
+                "status": kind,
+                "error": error,
+                "line": task.line,
+                "gymbox": meta,
+            }
+        )
         self.summary.failed += 1
         self.on_outcome(Outcome(kind))
 
@@ -215,9 +246,16 @@ class Collector:
         raise _Retryable("infra_error", f"agent {url} answered {answer.status}: {answer.error_text()}")
 
     def _meta(self, task: TaskRow, attempts: int, url: str, started_at: float, latency: float) -> dict[str, Any]:
-        return {"task_key": task.key, "line": task.line, "task_fields": sorted(task.row), "attempts": attempts,
-                "url": url,
-                "started_at": round(started_at, 3), "latency_s": round(latency, 4), **self.options.metadata}
+        return {
+            "task_key": task.key,
+            "line": task.line,
+            "task_fields": sorted(task.row),
+            "attempts": attempts,
+            "url": url,
+            "started_at": round(started_at, 3),
+            "latency_s": round(latency, 4),
+            **self.options.metadata,
+        }
 
 
 def _reward(body: dict[str, Any]) -> float | None:

@@ -77,7 +77,7 @@ def repair_torn_tail(path: Path) -> bool:
                 break
         body = tail.rstrip(b"\n")
         last_start = size - len(tail) + body.rfind(b"\n") + 1
-        last_line = tail[last_start - (size - len(tail)):]
+        last_line = tail[last_start - (size - len(tail)) :]
         complete = last_line.endswith(b"\n")
         if complete:
             try:

@@ -1,6 +1,6 @@
 """Responses API items -> OpenAI chat messages, as training data (SFT / DPO rows).
 
-`gymbox.models.chat_convert` converts a *request* for a Chat Completions server, and makes choices that
+`gymbox.model_servers.chat_convert` converts a *request* for a Chat Completions server, and makes choices that
 suit serving but lose information in a training set: reasoning is folded into the content as
 `<think>…</think>`, `developer` becomes `system`, and content stays in parts. Here, instead:
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gymbox.models.chat_convert import ChatConversionError, reasoning_text, tool_to_chat
+from gymbox.model_servers.chat_convert import ChatConversionError, reasoning_text, tool_to_chat
 
 _TEXT_PARTS = ("input_text", "output_text", "text", "summary_text", "reasoning_text")
 
@@ -68,13 +68,18 @@ def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 turn.flush_into(messages)
             turn.content.append(_text(item.get("content", "")))
         elif kind == "function_call":
-            turn.tool_calls.append({"id": item.get("call_id") or item.get("id"), "type": "function",
-                                    "function": {"name": item.get("name", ""),
-                                                 "arguments": _arguments(item.get("arguments", ""))}})
+            turn.tool_calls.append(
+                {
+                    "id": item.get("call_id") or item.get("id"),
+                    "type": "function",
+                    "function": {"name": item.get("name", ""), "arguments": _arguments(item.get("arguments", ""))},
+                }
+            )
         elif kind == "function_call_output":
             turn.flush_into(messages)
-            messages.append({"role": "tool", "tool_call_id": item.get("call_id"),
-                             "content": _text(item.get("output", ""))})
+            messages.append(
+                {"role": "tool", "tool_call_id": item.get("call_id"), "content": _text(item.get("output", ""))}
+            )
         elif kind == "message" and role in ("system", "developer", "user"):
             turn.flush_into(messages)
             messages.append({"role": role, "content": _text(item.get("content", ""))})

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gymbox.config import StackConfig, config_validation_error
+from gymbox.config import ResolvedConfig, config_validation_error
 from gymbox.errors import ConfigError, DataError
 
 DatasetType = Literal["example", "train", "validation"]
@@ -46,7 +46,7 @@ class Dataset:
         return f"{self.agent}/{self.name}"
 
 
-def find_datasets(stack: StackConfig, types: tuple[str, ...] | None = None) -> list[Dataset]:
+def find_datasets(stack: ResolvedConfig, types: tuple[str, ...] | None = None) -> list[Dataset]:
     """Every dataset of every agent (in config order), optionally only those of `types`.
 
     Raises `DataError` naming the config file:line of each dataset whose file does not exist.
@@ -57,7 +57,7 @@ def find_datasets(stack: StackConfig, types: tuple[str, ...] | None = None) -> l
     return found
 
 
-def locate_datasets(stack: StackConfig, types: tuple[str, ...] | None = None) -> tuple[list[Dataset], list[str]]:
+def locate_datasets(stack: ResolvedConfig, types: tuple[str, ...] | None = None) -> tuple[list[Dataset], list[str]]:
     """The datasets whose files exist, and an error (config file:line, key path) for each that does not."""
     found: list[Dataset] = []
     missing: list[str] = []
@@ -77,9 +77,11 @@ def locate_datasets(stack: StackConfig, types: tuple[str, ...] | None = None) ->
             where = stack.where((*item_path, "jsonl_fpath"))
             path = _locate(entry.jsonl_fpath, where)
             if path is None:
-                missing.append(f"{where}: {'.'.join(item_path)}.jsonl_fpath: dataset file {entry.jsonl_fpath!r} "
-                               "not found (looked in the current directory, then in the config file's folder "
-                               "and each folder above it)")
+                missing.append(
+                    f"{where}: {'.'.join(item_path)}.jsonl_fpath: dataset file {entry.jsonl_fpath!r} "
+                    "not found (looked in the current directory, then in the config file's folder "
+                    "and each folder above it)"
+                )
                 continue
             found.append(Dataset(agent.name, entry.name, entry.type, path, where))
     return found, missing

@@ -62,8 +62,14 @@ class ExportResult:
     tasks_dropped: Counter[str] = field(default_factory=Counter)  # tasks with no row, by reason
 
 
-def export(rollouts: Path, output: Path, fmt: ExportFormat, *, min_reward: float | None = None,
-           include_model_errors: bool = False) -> ExportResult:
+def export(
+    rollouts: Path,
+    output: Path,
+    fmt: ExportFormat,
+    *,
+    min_reward: float | None = None,
+    include_model_errors: bool = False,
+) -> ExportResult:
     """Write `output` from `rollouts`; `min_reward` defaults to 1.0 for SFT, none for DPO.
 
     The file appears only when complete: an error (a rollout that has no chat form) leaves no output.
@@ -122,8 +128,9 @@ def _parse(text: str, line: int, statuses: tuple[str, ...]) -> tuple[str, int, d
     return str(key), index, row, _Rollout(float(reward), repeat if isinstance(repeat, int) else 0, line, output)
 
 
-def _keep(tasks: dict[str, _Task], key: str, task_index: int, row: dict[str, Any], rollout: _Rollout, *,
-          keep_worst: bool) -> None:
+def _keep(
+    tasks: dict[str, _Task], key: str, task_index: int, row: dict[str, Any], rollout: _Rollout, *, keep_worst: bool
+) -> None:
     """Remember the task's prompt once, and only the best (and for DPO the worst) rollout so far."""
     task = tasks.get(key)
     if task is None:
@@ -135,8 +142,9 @@ def _keep(tasks: dict[str, _Task], key: str, task_index: int, row: dict[str, Any
     if rollout.reward > best.reward or (rollout.reward == best.reward and rollout.rank() < best.rank()):
         task.best = rollout
     worst = task.worst
-    if worst is not None and (rollout.reward < worst.reward
-                              or (rollout.reward == worst.reward and rollout.rank() < worst.rank())):
+    if worst is not None and (
+        rollout.reward < worst.reward or (rollout.reward == worst.reward and rollout.rank() < worst.rank())
+    ):
         task.worst = rollout
 
 
@@ -160,8 +168,14 @@ def _row(task: _Task, fmt: ExportFormat, source: Path) -> dict[str, Any]:
         rejected = items_to_messages(task.worst.output)
     except ConversionError as exc:
         raise DataError(f"{source}:{line}: {exc}; nothing was written") from None
-    return {"prompt": prompt, "chosen": chosen, "rejected": rejected, "chosen_reward": task.best.reward,
-            "rejected_reward": task.worst.reward, "tools": tools}
+    return {
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "chosen_reward": task.best.reward,
+        "rejected_reward": task.worst.reward,
+        "tools": tools,
+    }
 
 
 def _write_atomic(output: Path, rows: Iterator[dict[str, Any]]) -> int:

@@ -33,8 +33,9 @@ class PrepareResult:
     empty_splits: list[str] = field(default_factory=list)  # splits no dataset fed: no file written
 
 
-def prepare(datasets: list[Dataset], output_dir: Path, *, seed: int = DEFAULT_SEED,
-            splits: tuple[str, ...] = SPLITS) -> PrepareResult:
+def prepare(
+    datasets: list[Dataset], output_dir: Path, *, seed: int = DEFAULT_SEED, splits: tuple[str, ...] = SPLITS
+) -> PrepareResult:
     """Write `<output_dir>/<split>.jsonl` for each split that has rows; nothing at all if any row is invalid."""
     lines: dict[str, list[str]] = {split: [] for split in splits}
     result = PrepareResult()
@@ -50,11 +51,15 @@ def prepare(datasets: list[Dataset], output_dir: Path, *, seed: int = DEFAULT_SE
             lines[dataset.type].append(json.dumps({**item.row, "agent_ref": ref}, ensure_ascii=False))
             result.counts[(dataset.agent, dataset.type)] += 1
     if errors:
-        raise DataError(f"{len(errors)} invalid row(s); nothing was written "
-                        "(run `gymbox data validate` for statistics):\n" + "\n".join(errors))
+        raise DataError(
+            f"{len(errors)} invalid row(s); nothing was written "
+            "(run `gymbox data validate` for statistics):\n" + "\n".join(errors)
+        )
     if not any(lines.values()):
-        raise DataError(f"no rows to prepare: no dataset of type {' or '.join(splits)} in the config's agents "
-                        "(add one to an agent's `datasets`, or pass --example to collate the example datasets)")
+        raise DataError(
+            f"no rows to prepare: no dataset of type {' or '.join(splits)} in the config's agents "
+            "(add one to an agent's `datasets`, or pass --example to collate the example datasets)"
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:

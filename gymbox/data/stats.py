@@ -147,8 +147,11 @@ def write_stats(path: Path, stats: dict[str, Any]) -> None:
 def diff_stats(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(dotted key, old value, new value) for every leaf that changed; `ABSENT` stands for a missing key."""
     before, after = _flatten(old), _flatten(new)
-    return [(key, before.get(key, ABSENT), after.get(key, ABSENT))
-            for key in sorted(before.keys() | after.keys()) if before.get(key, ABSENT) != after.get(key, ABSENT)]
+    return [
+        (key, before.get(key, ABSENT), after.get(key, ABSENT))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key, ABSENT) != after.get(key, ABSENT)
+    ]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

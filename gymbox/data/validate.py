@@ -54,13 +54,21 @@ def validate_file(datasets: list[Dataset]) -> DatasetReport:
             else:
                 stats.add(item.row)
     except UnicodeDecodeError as exc:
-        errors.append(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a line); "
-                      "re-encode the file as UTF-8")
+        errors.append(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a line); re-encode the file as UTF-8"
+        )
     if stats.rows == 0 and not errors:
         errors.append(f"{path}: no task rows (the file is empty)")
     new = stats.to_dict()
     target = stats_path(path)
     old = read_stats(target)
     write_stats(target, new)
-    return DatasetReport(datasets, path, errors, new, target,
-                         changes=diff_stats(old, new) if old is not None else [], had_stats=old is not None)
+    return DatasetReport(
+        datasets,
+        path,
+        errors,
+        new,
+        target,
+        changes=diff_stats(old, new) if old is not None else [],
+        had_stats=old is not None,
+    )

@@ -8,11 +8,11 @@
     secrets    secrets out of rendered files, into a mode-600 .env
     render     config -> compose/<stack>/{docker-compose.yaml, stack.yaml, .env}
     vllm       the `<instance>-vllm` service of a vllm_model instance
-    models     docker's JSON (inspect, ls) as pydantic models
+    records    docker's JSON (inspect, ls) as pydantic records
     stack      Stack (up/down by label), agent_urls() for the collector
     wait       waiting for health, and the errors that say why not
     deploy     build + render + up in one call (what `gymbox up` runs)
-    report     the table `gymbox up` / `gymbox ps` print
+    status_table  the table `gymbox up` / `gymbox ps` print
     testenv    an environment's tests inside its image
 
 Nothing is imported here: `import gymbox.docker.stack` loads only what it needs.

@@ -56,7 +56,10 @@ def _apt_sources(apt_dir: Path) -> list[tuple[str, list[str]]]:
 
 
 def bootstrap_root_image(
-    *, tag: str = ROOT_IMAGE, mirror: str | None = None, force: bool = False,
+    *,
+    tag: str = ROOT_IMAGE,
+    mirror: str | None = None,
+    force: bool = False,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> bool:
     """Make the root image unless it exists; True when it was made."""
@@ -64,8 +67,11 @@ def bootstrap_root_image(
         log(f"{tag} exists; nothing to do (--force rebuilds it)")
         return False
     if shutil.which("debootstrap") is None:
-        raise DockerError(["debootstrap"], 127, "debootstrap is not installed; "
-                          "install it (apt-get install debootstrap) and run this as root")
+        raise DockerError(
+            ["debootstrap"],
+            127,
+            "debootstrap is not installed; install it (apt-get install debootstrap) and run this as root",
+        )
     mirror = mirror or host_mirror()
     with tempfile.TemporaryDirectory(prefix="gymbox-root-") as tmp:
         rootfs = Path(tmp) / "rootfs"
@@ -85,8 +91,18 @@ def bootstrap_root_image(
 def _import(rootfs: Path, tag: str) -> None:
     """`tar -C rootfs -c . | docker import - tag`, streamed (the tree is ~200 MB)."""
     tar_argv = ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."]
-    import_argv = ["docker", "import", "--change", "ENV LANG=C.UTF-8", "--change", 'CMD ["/bin/bash"]',
-                   "--message", f"gymbox root image: debootstrap {SUITE}", "-", tag]
+    import_argv = [
+        "docker",
+        "import",
+        "--change",
+        "ENV LANG=C.UTF-8",
+        "--change",
+        'CMD ["/bin/bash"]',
+        "--message",
+        f"gymbox root image: debootstrap {SUITE}",
+        "-",
+        tag,
+    ]
     client.echo_command(tar_argv)
     with subprocess.Popen(tar_argv, stdout=subprocess.PIPE) as tar:
         assert tar.stdout is not None

@@ -59,8 +59,11 @@ def run(
             check=False,
         )
     except FileNotFoundError:
-        raise DockerError(argv, 127, f"{argv[0]}: command not found; install Docker "
-                                     "(Debian: apt-get install docker.io docker-compose)") from None
+        raise DockerError(
+            argv,
+            127,
+            f"{argv[0]}: command not found; install Docker (Debian: apt-get install docker.io docker-compose)",
+        ) from None
     except subprocess.TimeoutExpired as exc:
         stderr = _text(exc.stderr)
         raise DockerError(argv, 124, f"timed out after {timeout:g} s\n{stderr}") from None
@@ -78,8 +81,9 @@ def spawn(argv: Sequence[str], output: Path) -> subprocess.Popen[bytes]:
     echo_command(argv)
     with output.open("wb") as out:
         try:
-            return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            return subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         except FileNotFoundError:
             raise DockerError(argv, 127, f"{argv[0]}: command not found") from None
 
@@ -105,9 +109,12 @@ def compose_base() -> tuple[str, ...]:
         pass
     if shutil.which("docker-compose"):
         return ("docker-compose",)
-    raise DockerError(["docker", "compose", "version"], 127,
-                      "neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
-                      "install one (Debian: apt-get install docker-compose)")
+    raise DockerError(
+        ["docker", "compose", "version"],
+        127,
+        "neither `docker compose` (v2) nor `docker-compose` (v1) is installed; "
+        "install one (Debian: apt-get install docker-compose)",
+    )
 
 
 def compose(project: str, files: Sequence[str], *args: str, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]

@@ -18,8 +18,20 @@ from pathlib import Path
 
 # Never part of an image: regenerated caches and local state.
 IGNORED = (
-    "__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".git", ".venv",
-    "*.egg-info", ".DS_Store", "*.swp", "*~", "env.yaml", ".env",
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".git",
+    ".venv",
+    "*.egg-info",
+    ".DS_Store",
+    "*.swp",
+    "*~",
+    "env.yaml",
+    ".env",
     "*_metrics.json",  # `gymbox data validate` statistics: no server reads them, so they must not force rebuilds
 )
 TAG_LENGTH = 12

@@ -16,24 +16,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 
-from gymbox.config import StackConfig
+from gymbox.config import ResolvedConfig
 from gymbox.docker.images import BuildOptions, StackImages, build_stack_images
-from gymbox.docker.models import Container
-from gymbox.docker.render import RenderedStack, render
+from gymbox.docker.records import Container
+from gymbox.docker.render import StackFiles, render
 from gymbox.docker.service import AGENT_ROLE
 from gymbox.docker.stack import Stack, replica_urls
 
 
 @dataclass
-class RunningStack:
+class Deployment:
     stack: Stack
-    rendered: RenderedStack
+    rendered: StackFiles
     images: StackImages
     containers: list[Container]
     agent_urls: dict[str, list[str]] = field(default_factory=dict)
 
 
-def build_and_render(config: StackConfig, name: str, options: BuildOptions) -> tuple[StackImages, RenderedStack]:
+def build_and_render(config: ResolvedConfig, name: str, options: BuildOptions) -> tuple[StackImages, StackFiles]:
     images = build_stack_images(config, options)
     return images, render(config, name, images)
 
@@ -43,8 +43,9 @@ GPU_TIMEOUT_S = 1800.0  # a vLLM container may download and load a model first
 
 
 @contextmanager
-def deploy(config: StackConfig, name: str, *, options: BuildOptions | None = None,
-           timeout: float | None = None) -> Iterator[RunningStack]:
+def deploy(
+    config: ResolvedConfig, name: str, *, options: BuildOptions | None = None, timeout: float | None = None
+) -> Iterator[Deployment]:
     """Build, render, start and wait; tear down if any of it (or the `with` body) fails."""
     images, rendered = build_and_render(config, name, options or BuildOptions())
     stack = Stack(name, rendered.directory)
@@ -54,7 +55,7 @@ def deploy(config: StackConfig, name: str, *, options: BuildOptions | None = Non
     with stack.up(expected, timeout=timeout) as containers:
         agents = sorted({c.instance for c in containers if c.role == AGENT_ROLE})
         urls = {agent: replica_urls(containers, agent) for agent in agents}
-        yield RunningStack(stack, rendered, images, containers, urls)
+        yield Deployment(stack, rendered, images, containers, urls)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gymbox.config import StackConfig
+from gymbox.config import ResolvedConfig
 from gymbox.docker import client
 from gymbox.docker.context import BuildContext
 from gymbox.errors import ConfigError, DockerError
@@ -83,7 +83,7 @@ def source_root() -> Path:
     )
 
 
-def resolve_ca_bundle(option: str | None, stack: StackConfig | None = None) -> Path | None:
+def resolve_ca_bundle(option: str | None, stack: ResolvedConfig | None = None) -> Path | None:
     """--ca-bundle, else $GYMBOX_CA_BUNDLE, else the config's `gymbox_ca_bundle`; `host` = system bundle."""
     value = option or os.environ.get(CA_VAR) or (stack.variables.get(CA_CONFIG_KEY) if stack else None)
     if not value:
@@ -92,8 +92,10 @@ def resolve_ca_bundle(option: str | None, stack: StackConfig | None = None) -> P
         value = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     path = Path(str(value)).expanduser()
     if not path.is_file():
-        raise ConfigError(f"CA bundle {path} not found (from --ca-bundle, ${CA_VAR} or {CA_CONFIG_KEY}); "
-                          "pass a PEM file, or `host` for this machine's bundle")
+        raise ConfigError(
+            f"CA bundle {path} not found (from --ca-bundle, ${CA_VAR} or {CA_CONFIG_KEY}); "
+            "pass a PEM file, or `host` for this machine's bundle"
+        )
     return path
 
 
@@ -118,9 +120,12 @@ def base_image_id(base: str) -> str:
         try:
             client.docker("pull", base, timeout=600)
         except DockerError as exc:
-            raise DockerError(exc.command, exc.returncode,
-                              f"{exc.stderr.strip()}\nHint: no registry here? Run `gymbox images bootstrap` "
-                              f"(an offline Debian root image) and build with --base {ROOT_IMAGE}") from None
+            raise DockerError(
+                exc.command,
+                exc.returncode,
+                f"{exc.stderr.strip()}\nHint: no registry here? Run `gymbox images bootstrap` "
+                f"(an offline Debian root image) and build with --base {ROOT_IMAGE}",
+            ) from None
     return client.docker("image", "inspect", "--format", "{{.Id}}", base).stdout.strip()
 
 
@@ -147,9 +152,11 @@ def env_dir(name: str) -> Path:
 
     path = environments_dir() / name
     if not (path / "Dockerfile").is_file():
-        raise ConfigError(f"environment {name!r}: {path / 'Dockerfile'} not found (every environment "
-                          "folder needs a Dockerfile starting `FROM ${RUNTIME_IMAGE}`; set "
-                          "GYMBOX_ENVIRONMENTS_DIR to the folder that holds it)")
+        raise ConfigError(
+            f"environment {name!r}: {path / 'Dockerfile'} not found (every environment "
+            "folder needs a Dockerfile starting `FROM ${RUNTIME_IMAGE}`; set "
+            "GYMBOX_ENVIRONMENTS_DIR to the folder that holds it)"
+        )
     return path
 
 
@@ -166,7 +173,7 @@ def test_spec(name: str, runtime_tag: str) -> ImageSpec:
     return spec
 
 
-def environments_of(stack: StackConfig) -> list[str]:
+def environments_of(stack: ResolvedConfig) -> list[str]:
     """The environment folders whose images a stack runs: its resources servers' implementations, and
     the environments its sandboxes borrow an image from (`environment:`)."""
     names = {inst.implementation for inst in stack.by_role("resources_servers")}
@@ -184,8 +191,17 @@ def build(spec: ImageSpec, options: BuildOptions) -> str:
         options.log(f"{tag} is up to date")
         return tag
     # --force-rm: the legacy builder otherwise leaves a failed step's container behind.
-    argv = ["docker", "build", "--force-rm", "--tag", tag, "--file", spec.dockerfile,
-            "--label", "gymbox.image=" + spec.repo]
+    argv = [
+        "docker",
+        "build",
+        "--force-rm",
+        "--tag",
+        tag,
+        "--file",
+        spec.dockerfile,
+        "--label",
+        "gymbox.image=" + spec.repo,
+    ]
     for key, value in spec.build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
     if spec.target:
@@ -197,10 +213,17 @@ def build(spec: ImageSpec, options: BuildOptions) -> str:
     result = client.run(argv, input=spec.context.tar(), capture=options.quiet, timeout=3600, check=False)
     if result.returncode != 0:
         # The legacy builder writes step output to stdout and only the verdict to stderr: show both.
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:]) if options.quiet else \
-            "(build output above)"
-        hint = ("Hint: pip could not reach PyPI over TLS? Pass --ca-bundle host (or set "
-                f"{CA_VAR}) to trust this machine's CA bundle in builds.") if "SSL" in tail else ""
+        tail = (
+            "\n".join((result.stdout + result.stderr).splitlines()[-40:]) if options.quiet else "(build output above)"
+        )
+        hint = (
+            (
+                "Hint: pip could not reach PyPI over TLS? Pass --ca-bundle host (or set "
+                f"{CA_VAR}) to trust this machine's CA bundle in builds."
+            )
+            if "SSL" in tail
+            else ""
+        )
         raise DockerError([*argv[:-1], "- <context>"], result.returncode, f"{tail}\n{hint}".strip())
     options.log(f"built {tag}")
     return tag
@@ -224,12 +247,12 @@ def build_images(options: BuildOptions, envs: Iterable[str] = ()) -> StackImages
     return StackImages(runtime=runtime, environments=tags)
 
 
-def build_stack_images(stack: StackConfig, options: BuildOptions) -> StackImages:
+def build_stack_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """Every image `stack` runs."""
     return build_images(options, environments_of(stack))
 
 
-def planned_images(stack: StackConfig, options: BuildOptions) -> StackImages:
+def planned_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """The tags a stack needs, without building anything (for `gymbox render`)."""
     runtime = runtime_spec(options).tag
     return StackImages(runtime, {name: env_spec(name, runtime).tag for name in environments_of(stack)})
@@ -248,8 +271,9 @@ def prune(options: BuildOptions) -> list[str]:
     for path in sorted(environments_dir().glob("*/Dockerfile")):
         name = path.parent.name
         keep.update((env_spec(name, runtime).tag, test_spec(name, runtime).tag))
-    listed = client.docker("image", "ls", "--filter", "label=gymbox.image", "--format",
-                           "{{.Repository}}:{{.Tag}}").stdout.split()
+    listed = client.docker(
+        "image", "ls", "--filter", "label=gymbox.image", "--format", "{{.Repository}}:{{.Tag}}"
+    ).stdout.split()
     stale = [tag for tag in listed if tag not in keep and not tag.endswith(":<none>")]
     removed = []
     for tag in stale:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymbox.config import ROLES, ServerInstance, StackConfig
+from gymbox.config import ROLES, ResolvedConfig, ServerInstance
 from gymbox.docker import secrets as secrets_mod
 from gymbox.docker.images import StackImages, environments_of
 from gymbox.docker.sandbox import SANDBOX_ROLE, network_name, sandbox_service
@@ -51,8 +51,10 @@ def project_name(stack: str) -> str:
 
 def check_stack_name(name: str) -> str:
     if not _NAME.match(name):
-        raise ConfigError(f"stack name {name!r}: use lowercase letters, digits, '-' and '_' "
-                          "(starting with a letter or digit, at most 63 characters)")
+        raise ConfigError(
+            f"stack name {name!r}: use lowercase letters, digits, '-' and '_' "
+            "(starting with a letter or digit, at most 63 characters)"
+        )
     return name
 
 
@@ -64,7 +66,7 @@ def default_stack_name(config_files: list[Path] | None, model: str | None) -> st
 
 
 @dataclass
-class RenderedStack:
+class StackFiles:
     name: str
     directory: Path
     services: list[Service]
@@ -96,7 +98,7 @@ def references(fields: Any) -> list[str]:
     return []
 
 
-def container_stack(stack: StackConfig) -> StackConfig:
+def container_stack(stack: ResolvedConfig) -> ResolvedConfig:
     """The config as containers see it: every instance at <its service name>:8000."""
     inside = stack.model_copy(deep=True)
     for inst in inside.instances.values():
@@ -106,20 +108,27 @@ def container_stack(stack: StackConfig) -> StackConfig:
 
 
 def _labels(stack_name: str, inst: ServerInstance) -> dict[str, str]:
-    return {STACK_LABEL: stack_name, INSTANCE_LABEL: inst.name, ROLE_LABEL: inst.role,
-            "gymbox.implementation": inst.implementation}
+    return {
+        STACK_LABEL: stack_name,
+        INSTANCE_LABEL: inst.name,
+        ROLE_LABEL: inst.role,
+        "gymbox.implementation": inst.implementation,
+    }
 
 
-def services(stack: StackConfig, stack_name: str, images: StackImages,
-             secret_names: dict[str, str]) -> tuple[list[Service], dict[str, dict[str, str]]]:
+def services(
+    stack: ResolvedConfig, stack_name: str, images: StackImages, secret_names: dict[str, str]
+) -> tuple[list[Service], dict[str, dict[str, str]]]:
     """The compose services and named volumes of `stack`. `secret_names`: secret value -> .env name."""
     out: list[Service] = []
     volumes: dict[str, dict[str, str]] = {}
     sandboxes = {inst.name for inst in stack.by_role(SANDBOX_ROLE)}
     for inst in stack.instances.values():
         if not _SERVICE.match(inst.name):
-            raise ConfigError(f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
-                              "use letters, digits, '_' and '-'")
+            raise ConfigError(
+                f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
+                "use letters, digits, '_' and '-'"
+            )
         if inst.role == SANDBOX_ROLE:
             out.append(sandbox_service(inst, images, _labels(stack_name, inst)))
             continue
@@ -130,11 +139,27 @@ def services(stack: StackConfig, stack_name: str, images: StackImages,
         cfg = inst.config
         depends_on = sorted({ref for ref in references(cfg.extra_fields()) if ref != inst.name})
         svc = Service(
-            name=inst.name, image=image, labels=_labels(stack_name, inst),
-            command=["gymbox", "serve", "-c", CONFIG_PATH, "--name", inst.name,
-                     "--host", "0.0.0.0", "--port", str(CONTAINER_PORT)],
-            healthcheck=healthcheck(), depends_on=depends_on,
-            publish=inst.role == AGENT_ROLE, replicas=cfg.replicas, cpus=cfg.cpus, memory=cfg.memory,
+            name=inst.name,
+            image=image,
+            labels=_labels(stack_name, inst),
+            command=[
+                "gymbox",
+                "serve",
+                "-c",
+                CONFIG_PATH,
+                "--name",
+                inst.name,
+                "--host",
+                "0.0.0.0",
+                "--port",
+                str(CONTAINER_PORT),
+            ],
+            healthcheck=healthcheck(),
+            depends_on=depends_on,
+            publish=inst.role == AGENT_ROLE,
+            replicas=cfg.replicas,
+            cpus=cfg.cpus,
+            memory=cfg.memory,
             restart=cfg.restart,
             # A sandbox is reachable only on its own network, which only the servers naming it join.
             networks=["default", *(network_name(ref) for ref in depends_on if ref in sandboxes)],
@@ -150,8 +175,7 @@ def services(stack: StackConfig, stack_name: str, images: StackImages,
     return out, volumes
 
 
-def render(stack: StackConfig, stack_name: str, images: StackImages, *,
-           root: Path | None = None) -> RenderedStack:
+def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root: Path | None = None) -> StackFiles:
     """Write compose/<stack>/{docker-compose.yaml, stack.yaml, .env}; return what was written."""
     import yaml
 
@@ -161,8 +185,10 @@ def render(stack: StackConfig, stack_name: str, images: StackImages, *,
         raise ConfigError(f"no image for environment(s) {', '.join(missing)}; build them first")
     inside = container_stack(stack)
     stack_dict, found = secrets_mod.extract_secrets(inside.to_dict())
-    config_text = ("# The resolved config as this stack's containers see it (`gymbox render`); secrets are\n"
-                   "# ${env:...} references to .env.\n" + yaml.safe_dump(stack_dict, sort_keys=False))
+    config_text = (
+        "# The resolved config as this stack's containers see it (`gymbox render`); secrets are\n"
+        "# ${env:...} references to .env.\n" + yaml.safe_dump(stack_dict, sort_keys=False)
+    )
     by_value = {value: name for name, value in found.items()}
     svcs, volumes = services(inside, stack_name, images, by_value)
     # Compose recreates a service when its compose definition changes (the .env values included), but
@@ -172,7 +198,7 @@ def render(stack: StackConfig, stack_name: str, images: StackImages, *,
         if svc.gymbox:
             svc.labels[CONFIG_LABEL] = config_hash
     directory = (root or compose_root()) / stack_name
-    rendered = RenderedStack(stack_name, directory, svcs, volumes, found)
+    rendered = StackFiles(stack_name, directory, svcs, volumes, found)
 
     compose_text = compose_yaml(rendered)
     secrets_mod.assert_no_secret({"stack.yaml": config_text, COMPOSE_FILE: compose_text}, found)
@@ -197,16 +223,27 @@ def _yaml_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def compose_yaml(rendered: RenderedStack) -> str:
+def compose_yaml(rendered: StackFiles) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    env = Environment(loader=PackageLoader("gymbox", "templates/compose"), undefined=StrictUndefined,
-                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = Environment(
+        loader=PackageLoader("gymbox", "templates/compose"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
     env.filters["v"] = _yaml_value
     env.filters["raw"] = json.dumps  # compose ${VAR} references, meant to be interpolated
     template = env.get_template("docker-compose.yaml.j2")
     return template.render(
-        stack=rendered.name, project=rendered.project, services=rendered.services,
-        volumes=rendered.volumes, port=CONTAINER_PORT, config_path=CONFIG_PATH,
-        stack_label=STACK_LABEL, sandbox_networks=rendered.sandbox_networks,
+        stack=rendered.name,
+        project=rendered.project,
+        services=rendered.services,
+        volumes=rendered.volumes,
+        port=CONTAINER_PORT,
+        config_path=CONFIG_PATH,
+        stack_label=STACK_LABEL,
+        sandbox_networks=rendered.sandbox_networks,
     )

@@ -65,8 +65,10 @@ def dotenv_line(name: str, value: str) -> str:
         return f"{name}={value}"
     if "'" not in value and "\\" not in value:
         return f"{name}='{value}'"  # single quotes: no interpolation, no comments, in both parsers
-    raise ConfigError(f"secret {name} holds both characters that need quoting and a quote or backslash, "
-                      "which compose v1 and v2 read back differently from a .env file; use another value")
+    raise ConfigError(
+        f"secret {name} holds both characters that need quoting and a quote or backslash, "
+        "which compose v1 and v2 read back differently from a .env file; use another value"
+    )
 
 
 def write_dotenv(path: Path, secrets: dict[str, str], extra: dict[str, str] | None = None) -> None:

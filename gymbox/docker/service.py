@@ -30,8 +30,13 @@ def healthcheck(port: int = CONTAINER_PORT, *, interval: str = "1s", start_perio
 
     Timeout and retries are generous because a busy host (a 27-container stack starting on 2 cores) can
     delay a probe by seconds; 2 s and 3 retries marked healthy servers unhealthy there, failing `up`."""
-    return {"test": ["CMD", "bash", "-c", HEALTH_PROBE % port], "interval": interval,
-            "timeout": "10s", "retries": 5, "start_period": start_period}
+    return {
+        "test": ["CMD", "bash", "-c", HEALTH_PROBE % port],
+        "interval": interval,
+        "timeout": "10s",
+        "retries": 5,
+        "start_period": start_period,
+    }
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gymbox.docker import client
-from gymbox.docker.models import Container, ListedObject, parse_inspect, parse_lines
+from gymbox.docker.records import Container, ListedObject, parse_inspect, parse_lines
 from gymbox.docker.render import COMPOSE_FILE, compose_root, project_name
 from gymbox.docker.service import AGENT_ROLE, CACHE_LABEL, CONTAINER_PORT, STACK_LABEL
 from gymbox.errors import StackError
@@ -56,8 +56,9 @@ class Stack:
         `wait_healthy` watches the containers and can stop it early."""
         if not self.compose_file.is_file():
             raise StackError(f"{self.compose_file} not found; render the stack first (`gymbox render`)")
-        argv = client.compose_argv(self.project, [str(self.compose_file)],
-                                   "up", "--detach", "--no-build", "--remove-orphans")
+        argv = client.compose_argv(
+            self.project, [str(self.compose_file)], "up", "--detach", "--no-build", "--remove-orphans"
+        )
         return client.spawn(argv, log_file)
 
     @contextmanager
@@ -149,8 +150,7 @@ def remove_labelled(label_filter: str, *, keep_cache: bool = False) -> dict[str,
     networks = [n.ref for n in _listed("network", label_filter)]
     if networks:
         client.docker("network", "rm", *networks, timeout=60)
-    volumes = [v.ref for v in _listed("volume", label_filter)
-               if not (keep_cache and v.labels.get(CACHE_LABEL))]
+    volumes = [v.ref for v in _listed("volume", label_filter) if not (keep_cache and v.labels.get(CACHE_LABEL))]
     if volumes:
         client.docker("volume", "rm", "--force", *volumes, timeout=60)
     return {"containers": len(removed), "networks": len(networks), "volumes": len(volumes)}
@@ -158,8 +158,9 @@ def remove_labelled(label_filter: str, *, keep_cache: bool = False) -> dict[str,
 
 def running_stacks() -> list[str]:
     """Names of stacks with at least one container (running or not)."""
-    out = client.docker("ps", "--all", "--filter", f"label={STACK_LABEL}",
-                        "--format", "{{.Label \"" + STACK_LABEL + "\"}}").stdout
+    out = client.docker(
+        "ps", "--all", "--filter", f"label={STACK_LABEL}", "--format", '{{.Label "' + STACK_LABEL + '"}}'
+    ).stdout
     return sorted({line.strip() for line in out.splitlines() if line.strip()})
 
 
@@ -176,8 +177,7 @@ def replica_urls(containers: list[Container], instance: str, *, port: int = CONT
     urls = []
     for c in containers:
         if c.instance == instance and c.state.running:
-            urls += [f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{p}"
-                     for ip, p in c.host_ports(port)]
+            urls += [f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{p}" for ip, p in c.host_ports(port)]
     return urls
 
 
@@ -191,14 +191,17 @@ def agent_urls(stack_name: str, instance: str | None = None) -> list[str]:
     agents = sorted({c.instance for c in containers})
     if instance is None:
         if len(agents) != 1:
-            raise StackError(f"stack {stack_name!r} runs {len(agents)} agents ({', '.join(agents) or 'none'}); "
-                             "name one")
+            raise StackError(
+                f"stack {stack_name!r} runs {len(agents)} agents ({', '.join(agents) or 'none'}); name one"
+            )
         instance = agents[0]
     urls = replica_urls(containers, instance)
     if not urls:
         running = ", ".join(agents) or "none"
-        raise StackError(f"no running replica of agent {instance!r} in stack {stack_name!r} (agents running: "
-                         f"{running}). Hint: start it with `gymbox up --name {stack_name} -c ...`")
+        raise StackError(
+            f"no running replica of agent {instance!r} in stack {stack_name!r} (agents running: "
+            f"{running}). Hint: start it with `gymbox up --name {stack_name} -c ...`"
+        )
     return urls
 
 
@@ -206,4 +209,3 @@ def stack_agent_urls(stack_name: str) -> dict[str, list[str]]:
     """{agent instance: replica URLs} of every agent in a running stack."""
     containers = [c for c in Stack(stack_name).containers() if c.role == AGENT_ROLE]
     return {name: replica_urls(containers, name) for name in sorted({c.instance for c in containers})}
-

@@ -1,6 +1,6 @@
 """The vLLM container a `vllm_model` instance brings along: `<instance>-vllm`, on the stack's GPUs.
 
-The `vllm_model` proxy (gymbox.models.openai_model) runs as the instance's own service and reaches this
+The `vllm_model` proxy (gymbox.model_servers.openai_model) runs as the instance's own service and reaches this
 one at http://<instance>-vllm:8000/v1; its `vllm serve` arguments come from the same module, so the
 proxy and the container never disagree. An instance with its own `base_url` uses an existing server and
 gets no container.
@@ -20,14 +20,14 @@ SHM_SIZE = "8g"  # PyTorch workers share tensors through /dev/shm; docker's 64 M
 
 
 def _config(inst: ServerInstance) -> Any:
-    from gymbox.models.openai_model import VLLMModelServer
+    from gymbox.model_servers.openai_model import VLLMModelServer
 
     return validate_fields(inst, VLLMModelServer.Config)
 
 
 def vllm_service(inst: ServerInstance, stack_name: str, secret_names: dict[str, str]) -> tuple[Service, str]:
     """The `<instance>-vllm` service and the name of its model-cache volume."""
-    from gymbox.models.openai_model import VLLM_PORT, VLLMModelServer
+    from gymbox.model_servers.openai_model import VLLM_PORT, VLLMModelServer
 
     config = _config(inst)
     # Compose fills these in at `up`, so neither is ever written into the compose file: HF_TOKEN (gated
@@ -40,8 +40,12 @@ def vllm_service(inst: ServerInstance, stack_name: str, secret_names: dict[str, 
         environment["VLLM_API_KEY"] = "${" + secret_names[config.api_key] + "}"
     volume = f"{inst.name}-hf-cache"
     health = healthcheck(VLLM_PORT, interval="5s", start_period=START_PERIOD)
-    health["test"] = ["CMD", "python3", "-c",
-                      f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{VLLM_PORT}/health',timeout=4)"]
+    health["test"] = [
+        "CMD",
+        "python3",
+        "-c",
+        f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{VLLM_PORT}/health',timeout=4)",
+    ]
     health["timeout"] = "5s"
     service = Service(
         name=VLLMModelServer.service_name(inst.name),

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gymbox.docker.models import Container
+from gymbox.docker.records import Container
 from gymbox.docker.service import CONTAINER_PORT
 from gymbox.errors import StackError
 
@@ -28,8 +28,15 @@ POLL_S = 0.2
 LOG_LINES = 30
 
 
-def wait_healthy(stack: Stack, expected: dict[str, int], proc: subprocess.Popen[bytes], compose_log: Path,
-                 *, timeout: float, previous: frozenset[str] | set[str] = frozenset()) -> list[Container]:
+def wait_healthy(
+    stack: Stack,
+    expected: dict[str, int],
+    proc: subprocess.Popen[bytes],
+    compose_log: Path,
+    *,
+    timeout: float,
+    previous: frozenset[str] | set[str] = frozenset(),
+) -> list[Container]:
     """Return the stack's containers once `expected` (service -> replicas) are all healthy.
 
     `previous`: IDs of containers that existed before this start; compose may be replacing them.
@@ -81,8 +88,10 @@ def answers_health(host: str, port: int = CONTAINER_PORT, timeout: float = 0.5) 
 def describe_failure(stack: Stack, container: Container, hint: str) -> str:
     """`<service> is <state>`, the last health probe, its last log lines, and a Hint."""
     restarts = f" after {container.restart_count} restart(s)" if container.restart_count else ""
-    lines = [f"stack {stack.name!r}: service {container.service!r} (container {container.short_name}) is "
-             f"{container.status}{restarts}"]
+    lines = [
+        f"stack {stack.name!r}: service {container.service!r} (container {container.short_name}) is "
+        f"{container.status}{restarts}"
+    ]
     if container.state.error:
         lines.append(f"engine error: {container.state.error}")
     probe = container.last_probe_output()
@@ -96,13 +105,17 @@ def describe_failure(stack: Stack, container: Container, hint: str) -> str:
 
 
 def _failure_hint(stack: Stack, c: Container) -> str:
-    reproduce = (f"Reproduce it outside Docker with `gymbox serve -c {stack.directory}/stack.yaml --name {c.instance}` "
-                 "(secrets come from its .env)")
+    reproduce = (
+        f"Reproduce it outside Docker with `gymbox serve -c {stack.directory}/stack.yaml --name {c.instance}` "
+        "(secrets come from its .env)"
+    )
     if c.state.oom_killed:
         return f"it ran out of memory: raise `memory` of instance {c.instance!r} in the config"
     if not _crashed(c):
-        return (f"it runs but GET /health on port 8000 failed 3 times in a row; is the server listening on "
-                f"0.0.0.0:8000? {reproduce}")
+        return (
+            f"it runs but GET /health on port 8000 failed 3 times in a row; is the server listening on "
+            f"0.0.0.0:8000? {reproduce}"
+        )
     return f"the server crashed on start; the log above says why. {reproduce}"
 
 
@@ -122,8 +135,9 @@ def _compose_failed(stack: Stack, code: int, compose_log: Path, containers: list
     elif "nvidia" in output:
         hint = "the vLLM service needs an NVIDIA GPU and the NVIDIA container toolkit on this host"
     states = ", ".join(f"{c.service}: {c.status}" for c in containers) or "no containers yet"
-    return (f"stack {stack.name!r}: `compose up` failed with exit code {code} (containers: {states}):\n"
-            f"{tail}\nHint: {hint}")
+    return (
+        f"stack {stack.name!r}: `compose up` failed with exit code {code} (containers: {states}):\n{tail}\nHint: {hint}"
+    )
 
 
 def _timed_out(stack: Stack, containers: list[Container], expected: dict[str, int], timeout: float) -> str:
@@ -131,9 +145,17 @@ def _timed_out(stack: Stack, containers: list[Container], expected: dict[str, in
     missing = [s for s, n in expected.items() if len([c for c in containers if c.service == s]) < n]
     head = f"stack {stack.name!r} was not healthy after {timeout:g} s"
     if waiting:
-        return head + ":\n" + describe_failure(
-            stack, waiting[0],
-            f"it is still `{waiting[0].status}`: a slow start (downloading a model?) needs a larger --timeout; "
-            "a server that never answers /health needs its log read")
-    return (f"{head}: services not created yet: {', '.join(missing) or 'none'} (compose waits for their "
-            f"dependencies).\nHint: raise --timeout, or run `gymbox ps --name {stack.name}`")
+        return (
+            head
+            + ":\n"
+            + describe_failure(
+                stack,
+                waiting[0],
+                f"it is still `{waiting[0].status}`: a slow start (downloading a model?) needs a larger --timeout; "
+                "a server that never answers /health needs its log read",
+            )
+        )
+    return (
+        f"{head}: services not created yet: {', '.join(missing) or 'none'} (compose waits for their "
+        f"dependencies).\nHint: raise --timeout, or run `gymbox ps --name {stack.name}`"
+    )

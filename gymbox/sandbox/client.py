@@ -29,8 +29,9 @@ class SandboxClient:
         self.url = url.rstrip("/")
         self.client = PeerClient(timeout_s=DEFAULT_TIMEOUT_S)
 
-    async def execute(self, code: str, *, stdin: str = "", files: dict[str, str] | None = None,
-                      limits: dict[str, float] | None = None) -> Execution:
+    async def execute(
+        self, code: str, *, stdin: str = "", files: dict[str, str] | None = None, limits: dict[str, float] | None = None
+    ) -> Execution:
         payload: dict[str, Any] = {"code": code, "stdin": stdin, "files": files or {}, "limits": limits or {}}
         url = await pin_replica(f"{self.url}/execute")
         wall_s = payload["limits"].get("wall_s")

@@ -86,8 +86,9 @@ def _status(code: int, limits: Limits, cpu_s: float, timed_out: bool) -> tuple[E
 
 
 class Executor:
-    def __init__(self, ceiling: Limits, *, max_concurrency: int = 4, root: Path | None = None,
-                 contain_orphans: bool = True) -> None:
+    def __init__(
+        self, ceiling: Limits, *, max_concurrency: int = 4, root: Path | None = None, contain_orphans: bool = True
+    ) -> None:
         self.ceiling = ceiling
         self.root = root or Path(tempfile.gettempdir()) / "gymbox-sandbox"
         self.contain_orphans = contain_orphans
@@ -143,15 +144,27 @@ class Executor:
             (workdir / name).write_text(text)
         io.mkdir()
         (io / "stdin").write_text(stdin)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "TMPDIR": str(workdir),
-               "LANG": "C.UTF-8"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+        }
         timed_out = threading.Event()
         with open(io / "stdin", "rb") as fin, open(io / "stdout", "wb") as fout, open(io / "stderr", "wb") as ferr:
             with self._lock:
                 started = time.monotonic()
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-B", MAIN], cwd=workdir, env=env, stdin=fin, stdout=fout,
-                    stderr=ferr, start_new_session=True, preexec_fn=_set_limits(limits), close_fds=True)
+                    [sys.executable, "-I", "-B", MAIN],
+                    cwd=workdir,
+                    env=env,
+                    stdin=fin,
+                    stdout=fout,
+                    stderr=ferr,
+                    start_new_session=True,
+                    preexec_fn=_set_limits(limits),
+                    close_fds=True,
+                )
                 self._live.add(proc.pid)
 
             def on_timeout() -> None:
@@ -179,10 +192,19 @@ class Executor:
         cap = limits.output_kb * 1024
         stdout, out_cut = _read_capped(io / "stdout", cap)
         stderr, err_cut = _read_capped(io / "stderr", cap)
-        return Execution(status=status, exit_code=exit_code, signal=signame, stdout=stdout, stderr=stderr,
-                         stdout_truncated=out_cut, stderr_truncated=err_cut, wall_s=round(wall, 4),
-                         cpu_s=round(cpu, 4), max_rss_mb=round(usage.ru_maxrss / 1024, 2),
-                         leftover_processes=leftovers)
+        return Execution(
+            status=status,
+            exit_code=exit_code,
+            signal=signame,
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=out_cut,
+            stderr_truncated=err_cut,
+            wall_s=round(wall, 4),
+            cpu_s=round(cpu, 4),
+            max_rss_mb=round(usage.ru_maxrss / 1024, 2),
+            leftover_processes=leftovers,
+        )
 
 
 def _force_remove(func: Any, path: str, _exc: Any) -> None:

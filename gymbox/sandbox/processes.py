@@ -38,7 +38,7 @@ def processes() -> list[ProcessInfo]:
         except OSError:  # gone meanwhile, or not ours to read
             continue
         # `pid (comm) state ppid pgrp session ...`; comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(b")") + 2:].split()
+        fields = stat[stat.rindex(b")") + 2 :].split()
         out.append(ProcessInfo(int(entry.name), int(fields[1]), int(fields[3]), fields[0] == b"Z"))
     return out
 
@@ -98,8 +98,9 @@ def sweep_orphans(live_sessions: set[int]) -> int:
     me, own_session = os.getpid(), os.getsid(0)
     killed: set[int] = set()
     for _ in range(KILL_PASSES):
-        strays = [p for p in processes()
-                  if p.ppid == me and p.session not in live_sessions and p.session != own_session]
+        strays = [
+            p for p in processes() if p.ppid == me and p.session not in live_sessions and p.session != own_session
+        ]
         _reap(p.pid for p in strays if p.zombie)
         alive = [p.pid for p in strays if not p.zombie]
         if not alive:

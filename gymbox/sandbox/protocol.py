@@ -20,8 +20,9 @@ class Limits(BaseModel):
     wall_s: float = Field(default=10.0, gt=0, le=3600, description="wall-clock time, queueing excluded")
     cpu_s: int = Field(default=10, ge=1, le=3600, description="CPU seconds (RLIMIT_CPU)")
     memory_mb: int = Field(default=512, ge=16, le=65536, description="address space (RLIMIT_AS)")
-    processes: int = Field(default=64, ge=1, le=4096,
-                           description="processes and threads of the sandbox's user (RLIMIT_NPROC)")
+    processes: int = Field(
+        default=64, ge=1, le=4096, description="processes and threads of the sandbox's user (RLIMIT_NPROC)"
+    )
     file_mb: int = Field(default=16, ge=1, le=4096, description="largest file a run may write (RLIMIT_FSIZE)")
     open_files: int = Field(default=64, ge=16, le=4096, description="open file descriptors (RLIMIT_NOFILE)")
     output_kb: int = Field(default=64, ge=1, le=16384, description="stdout and stderr returned, each")
@@ -36,8 +37,7 @@ class ExecuteRequest(BaseModel):
     code: str = Field(description="a Python program, run as `python -I -B main.py` in a fresh temp folder")
     stdin: str = ""
     files: dict[str, str] = Field(default_factory=dict, description="extra text files beside main.py")
-    limits: dict[str, float] = Field(default_factory=dict,
-                                     description="fields of Limits to lower for this run")
+    limits: dict[str, float] = Field(default_factory=dict, description="fields of Limits to lower for this run")
 
 
 class Execution(BaseModel):

@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gymbox.config import StackConfig
+from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
 from gymbox.servers.app import ToolError, create_app, describe_validation_errors
 from gymbox.servers.sessions import Session, SessionStore
@@ -60,7 +60,7 @@ class ResourcesServer:
     Config: type[ResourcesServerConfig] = ResourcesServerConfig
 
     def __init__(
-        self, config: ResourcesServerConfig | None = None, *, name: str = "", stack: StackConfig | None = None
+        self, config: ResourcesServerConfig | None = None, *, name: str = "", stack: ResolvedConfig | None = None
     ) -> None:
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__
@@ -92,9 +92,7 @@ class ResourcesServer:
     @classmethod
     def tools(cls) -> dict[str, Callable[..., Any]]:
         return {
-            name: member
-            for name, member in inspect.getmembers(cls, callable)
-            if getattr(member, "_gymbox_tool", False)
+            name: member for name, member in inspect.getmembers(cls, callable) if getattr(member, "_gymbox_tool", False)
         }
 
     @classmethod
@@ -143,8 +141,10 @@ class ResourcesServer:
             row = body.model_dump(mode="json")
             clashes = sorted(key for key in extras if key in row and key != "reward")
             if clashes:  # a metric must not silently replace the task row's own field
-                raise TypeError(f"{type(self).__name__}.verify returned {', '.join(clashes)}, already fields of "
-                                "the verify request; give these metrics other names")
+                raise TypeError(
+                    f"{type(self).__name__}.verify returned {', '.join(clashes)}, already fields of "
+                    "the verify request; give these metrics other names"
+                )
             return self._answer({**row, **extras}, session)
 
         async def aggregate_metrics(body: AggregateMetricsRequest) -> dict[str, Any]:
@@ -156,8 +156,9 @@ class ResourcesServer:
         for name, func in self.tools().items():
             if name in RESERVED_ROUTES:
                 raise TypeError(f"{type(self).__name__}: a tool cannot be named {name!r} (a server route)")
-            _add_body_route(app, f"/{name}", self._tool_endpoint(func), args_model(func),
-                            summary=inspect.getdoc(func) or name)
+            _add_body_route(
+                app, f"/{name}", self._tool_endpoint(func), args_model(func), summary=inspect.getdoc(func) or name
+            )
         return app
 
     def _session(self, request: Request) -> Session:
@@ -178,8 +179,10 @@ class ResourcesServer:
             try:
                 args = model.model_validate(await read_json(request))
             except ValidationError as exc:
-                raise ToolError(f"invalid arguments for {func.__name__}: "
-                                f"{describe_validation_errors(list(exc.errors()))}", status_code=422) from None
+                raise ToolError(
+                    f"invalid arguments for {func.__name__}: {describe_validation_errors(list(exc.errors()))}",
+                    status_code=422,
+                ) from None
             session = self._session(request)
             result = bound(args, session)
             if inspect.isawaitable(result):
@@ -218,11 +221,15 @@ def _body_model(func: Callable[..., Any], default: type[BaseModel]) -> type[Base
     return model if isinstance(model, type) and issubclass(model, default) else default
 
 
-def _add_body_route(app: FastAPI, path: str, handler: Callable[..., Any], model: type[BaseModel],
-                    summary: str | None = None) -> None:
+def _add_body_route(
+    app: FastAPI, path: str, handler: Callable[..., Any], model: type[BaseModel], summary: str | None = None
+) -> None:
     # Handlers parse the body themselves (one error format, empty bodies allowed); the schema is for /docs.
-    app.post(path, summary=summary, openapi_extra={"requestBody": {"content": {"application/json": {
-        "schema": model.model_json_schema()}}}})(handler)
+    app.post(
+        path,
+        summary=summary,
+        openapi_extra={"requestBody": {"content": {"application/json": {"schema": model.model_json_schema()}}}},
+    )(handler)
 
 
 def mean_numeric_fields(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -68,11 +68,19 @@ def weather_images(docker_engine: None) -> tuple[str, str]:
     return images.runtime, images.environments[WEATHER_ENV]
 
 
-def gymbox(*args: str, env: dict[str, str], timeout: float = 600,
-           check: bool = True) -> subprocess.CompletedProcess[str]:
+def gymbox(
+    *args: str, env: dict[str, str], timeout: float = 600, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI, as a user would."""
-    result = subprocess.run([str(Path(sys.executable).parent / "gymbox"), *args], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gymbox"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"gymbox {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result

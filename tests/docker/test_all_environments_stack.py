@@ -52,8 +52,7 @@ def test_every_environment_in_one_stack_earns_full_and_zero_rewards_on_its_examp
 
     config_args = [arg for config in CONFIGS for arg in ("-c", str(config))]
     started = time.monotonic()
-    gymbox("up", *config_args, "-m", "scripted", "--name", stack_name, "--timeout", "900",
-           env=gymbox_env, timeout=3600)
+    gymbox("up", *config_args, "-m", "scripted", "--name", stack_name, "--timeout", "900", env=gymbox_env, timeout=3600)
     up_s = time.monotonic() - started
     gymbox("data", "prepare", *config_args, "--example", "-o", str(tmp_path), env=gymbox_env)
     tasks = read(tmp_path / "example.jsonl")
@@ -61,11 +60,24 @@ def test_every_environment_in_one_stack_earns_full_and_zero_rewards_on_its_examp
 
     out = tmp_path / "rollouts.jsonl"
     started = time.monotonic()
-    gymbox("rollout", "--stack", stack_name, "-i", str(tmp_path / "example.jsonl"), "-o", str(out),
-           "--repeats", str(REPEATS), env=gymbox_env, timeout=1800)
+    gymbox(
+        "rollout",
+        "--stack",
+        stack_name,
+        "-i",
+        str(tmp_path / "example.jsonl"),
+        "-o",
+        str(out),
+        "--repeats",
+        str(REPEATS),
+        env=gymbox_env,
+        timeout=1800,
+    )
     rollout_s = time.monotonic() - started
-    print(f"\n{len(environments)} environments, {len(agents)} agents: up {up_s:.1f} s, "
-          f"{len(tasks) * REPEATS} rollouts {rollout_s:.1f} s")
+    print(
+        f"\n{len(environments)} environments, {len(agents)} agents: up {up_s:.1f} s, "
+        f"{len(tasks) * REPEATS} rollouts {rollout_s:.1f} s"
+    )
 
     rows = read(out)
     assert [r["error"] for r in read(tmp_path / "rollouts_rejects.jsonl")] == []

@@ -26,21 +26,23 @@ CORRECT = "def add(a, b):\n    return a + b\n"
 HOSTILE = {
     "infinite_loop": "def add(a, b):\n    while True:\n        pass\n",
     "fork_bomb": "import os\ndef add(a, b):\n    while True:\n        try:\n            os.fork()\n"
-                 "        except OSError:\n            pass\n",
+    "        except OSError:\n            pass\n",
     "memory_hog": "def add(a, b):\n    hog = []\n    while True:\n        hog.append(bytearray(10**7))\n",
     "network_by_name": "import socket\ndef add(a, b):\n"
-                       "    socket.create_connection(('policy_model', 8000), timeout=3).close()\n    return a + b\n",
+    "    socket.create_connection(('policy_model', 8000), timeout=3).close()\n    return a + b\n",
     "network_by_address": "import socket\ndef add(a, b):\n"
-                          "    socket.create_connection(('{agent_ip}', 8000), timeout=3).close()\n    return a + b\n",
+    "    socket.create_connection(('{agent_ip}', 8000), timeout=3).close()\n    return a + b\n",
     "write_outside_tmp": "def add(a, b):\n    for path in ('/srv/pwned', '/home/gymbox/pwned', '/pwned'):\n"
-                         "        open(path, 'w').write('x')\n    return a + b\n",
+    "        open(path, 'w').write('x')\n    return a + b\n",
 }
 
 # Signals to the server (the harness's parent, PID 1) and to every process the run's user may signal
 # (-1). The function itself is right: it earns 1.0 only if the server lived through it.
-KILLER = ("import os, signal\ndef add(a, b):\n    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):\n"
-          "        for pid in (os.getppid(), 1, -1):\n            try:\n                os.kill(pid, sig)\n"
-          "            except OSError:\n                pass\n    return a + b\n")
+KILLER = (
+    "import os, signal\ndef add(a, b):\n    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):\n"
+    "        for pid in (os.getppid(), 1, -1):\n            try:\n                os.kill(pid, sig)\n"
+    "            except OSError:\n                pass\n    return a + b\n"
+)
 
 # Right, if the sandbox can import math-verify: only an environment's image (math's) has it.
 NEEDS_MATH_VERIFY = "import math_verify\ndef add(a, b):\n    return a + b\n"
@@ -48,10 +50,16 @@ NEEDS_MATH_VERIFY = "import math_verify\ndef add(a, b):\n    return a + b\n"
 
 def row(task_id: str, code: str) -> dict:
     answer = f"```python\n{code}```"
-    return {"id": task_id, "entry_point": "add",
-            "tests": [{"args": [1, 2], "expected": 3}, {"args": [20, 22], "expected": 42}],
-            "responses_create_params": {"input": [{"role": "user", "content": "Write add(a, b)."}], "tools": [],
-                                        "metadata": {"gymbox_script": json.dumps([{"say": answer}])}}}
+    return {
+        "id": task_id,
+        "entry_point": "add",
+        "tests": [{"args": [1, 2], "expected": 3}, {"args": [20, 22], "expected": 42}],
+        "responses_create_params": {
+            "input": [{"role": "user", "content": "Write add(a, b)."}],
+            "tools": [],
+            "metadata": {"gymbox_script": json.dumps([{"say": answer}])},
+        },
+    }
 
 
 def container(stack: str, instance: str) -> dict:
@@ -68,13 +76,27 @@ def sandbox_python(stack: str, code: str) -> str:
 def collect(stack: str, rows: list[dict], tmp_path: Path, name: str, env: dict[str, str]) -> dict[str, dict]:
     source, out = tmp_path / f"{name}.jsonl", tmp_path / f"{name}_rollouts.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    gymbox("rollout", "--stack", stack, "--agent", AGENT, "-i", str(source), "-o", str(out), "--concurrency", "8",
-           env=env, timeout=600)
+    gymbox(
+        "rollout",
+        "--stack",
+        stack,
+        "--agent",
+        AGENT,
+        "-i",
+        str(source),
+        "-o",
+        str(out),
+        "--concurrency",
+        "8",
+        env=env,
+        timeout=600,
+    )
     return {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
 
 
 def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
-        stack_name: str, gymbox_env: dict[str, str], tmp_path: Path) -> None:
+    stack_name: str, gymbox_env: dict[str, str], tmp_path: Path
+) -> None:
     gymbox("up", "-c", CONFIG, "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
     agent = container(stack_name, AGENT)
     agent_ip = next(iter(agent["NetworkSettings"]["Networks"].values()))["IPAddress"]
@@ -104,15 +126,23 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
     assert after["Id"] == sandbox["Id"]
     assert after["RestartCount"] == 0
     assert after["State"]["Status"] == "running"
-    status = json.loads(sandbox_python(stack_name, (
-        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/status').read().decode())")))
+    status = json.loads(
+        sandbox_python(
+            stack_name,
+            ("import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/status').read().decode())"),
+        )
+    )
     assert status["running"] == 0
     assert status["leftovers_killed"] > 0  # the fork bomb's children, killed when its run ended
     # Nothing of any run is left: every process is the server (PID 1), a health probe or this `docker exec`.
-    listing = sandbox_python(stack_name, (
-        "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
-        "    print(p, open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0],"
-        " open(f'/proc/{p}/cmdline').read().replace(chr(0), ' '))"))
+    listing = sandbox_python(
+        stack_name,
+        (
+            "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    print(p, open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0],"
+            " open(f'/proc/{p}/cmdline').read().replace(chr(0), ' '))"
+        ),
+    )
     runs = [line for line in listing.splitlines() if "main.py" in line or " Z " in line]
     assert runs == [], listing
     # The container-level settings the per-run limits stand on.
@@ -124,9 +154,21 @@ def test_hostile_code_is_contained_and_scored_zero_without_harming_the_sandbox(
 
 
 def test_a_sandbox_in_an_environments_image_can_import_its_requirements(
-        stack_name: str, gymbox_env: dict[str, str], tmp_path: Path) -> None:
-    gymbox("up", "-c", CONFIG, "-m", "scripted", "--name", stack_name,
-           "--set", "code_sandbox.sandboxes.python_sandbox.environment=math", env=gymbox_env, timeout=900)
+    stack_name: str, gymbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    gymbox(
+        "up",
+        "-c",
+        CONFIG,
+        "-m",
+        "scripted",
+        "--name",
+        stack_name,
+        "--set",
+        "code_sandbox.sandboxes.python_sandbox.environment=math",
+        env=gymbox_env,
+        timeout=900,
+    )
     sandbox = container(stack_name, "code_sandbox")
     assert sandbox["Config"]["Image"].startswith("gymbox/env-math:")
     assert sandbox["HostConfig"]["ReadonlyRootfs"] is True

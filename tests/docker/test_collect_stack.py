@@ -36,8 +36,19 @@ def test_all_examples_in_one_stack_collect_expected_rewards_and_metrics(
     # One mixed file, each row stamped with its agent, as NeMo Gym's collector takes it.
     gymbox("data", "prepare", *config_args, "--example", "-o", str(tmp_path), env=gymbox_env)
     out = tmp_path / "rollouts.jsonl"
-    gymbox("rollout", "--stack", stack_name, "-i", str(tmp_path / "example.jsonl"), "-o", str(out),
-           "--repeats", "4", env=gymbox_env, timeout=300)
+    gymbox(
+        "rollout",
+        "--stack",
+        stack_name,
+        "-i",
+        str(tmp_path / "example.jsonl"),
+        "-o",
+        str(out),
+        "--repeats",
+        "4",
+        env=gymbox_env,
+        timeout=300,
+    )
 
     rows = read(out)
     assert len(rows) == 3 * 5 * 4
@@ -50,7 +61,8 @@ def test_all_examples_in_one_stack_collect_expected_rewards_and_metrics(
         by_agent.setdefault(agent, {}).setdefault(r["id"], set()).add(r["reward"])
     for agent, expected in EXPECTED_TASK_REWARDS.items():
         assert {task_id: rewards for task_id, rewards in by_agent[agent].items()} == {
-            i: {reward} for i, reward in enumerate(expected)}
+            i: {reward} for i, reward in enumerate(expected)
+        }
 
     metrics = json.loads((tmp_path / "rollouts_metrics.json").read_text())
     assert metrics["rollouts"] == 60
@@ -82,9 +94,30 @@ def test_a_resources_container_restarting_mid_run_loses_no_row(
     rows.write_text("".join(json.dumps({**examples[i % 5], "id": i}) + "\n" for i in range(n)))
     out = tmp_path / "out.jsonl"
     collector = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gymbox"), "rollout", "--stack", stack_name, "--agent",
-         f"{env}_simple_agent", "-i", str(rows), "-o", str(out), "-j", "4", "--max-attempts", "6",
-         "--timeout", "30"], env=gymbox_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            str(Path(sys.executable).parent / "gymbox"),
+            "rollout",
+            "--stack",
+            stack_name,
+            "--agent",
+            f"{env}_simple_agent",
+            "-i",
+            str(rows),
+            "-o",
+            str(out),
+            "-j",
+            "4",
+            "--max-attempts",
+            "6",
+            "--timeout",
+            "30",
+        ],
+        env=gymbox_env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while len(read(out)) < 20:
@@ -122,8 +155,12 @@ def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
 
     from gymbox.docker.stack import agent_urls
 
-    configs = ["-c", str(ROOT / "environments/math/configs/math.yaml"),
-               "-c", str(ROOT / "environments/math_v07/configs/math_v07.yaml")]
+    configs = [
+        "-c",
+        str(ROOT / "environments/math/configs/math.yaml"),
+        "-c",
+        str(ROOT / "environments/math_v07/configs/math_v07.yaml"),
+    ]
     gymbox("up", *configs, "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
     versions = {}
     for env in ("math", "math_v07"):

@@ -75,4 +75,3 @@ def test_bootstrap_skips_an_existing_root_image(gymbox_env: dict[str, str]) -> N
         pytest.skip(f"{ROOT_IMAGE} not made here (`gymbox images bootstrap` takes about a minute)")
     result = gymbox("images", "bootstrap", env=gymbox_env, timeout=60)
     assert "nothing to do" in result.stderr
-

@@ -37,11 +37,22 @@ def test_a_scaffolded_environment_builds_passes_its_tests_and_collects_its_rewar
     config = env_dir / "configs" / f"{NAME}.yaml"
     output = tmp_path / "rollouts.jsonl"
     try:
-        up = gymbox("up", "-c", str(config), "-m", "scripted", "--name", stack_name, "--timeout", "120", env=env,
-                    check=False)
+        up = gymbox(
+            "up", "-c", str(config), "-m", "scripted", "--name", stack_name, "--timeout", "120", env=env, check=False
+        )
         assert up.returncode == 0, up.stdout + up.stderr
-        gymbox("rollout", "--stack", stack_name, "--agent", f"{NAME}_simple_agent",
-               "-i", str(env_dir / "data" / "example.jsonl"), "-o", str(output), env=env)
+        gymbox(
+            "rollout",
+            "--stack",
+            stack_name,
+            "--agent",
+            f"{NAME}_simple_agent",
+            "-i",
+            str(env_dir / "data" / "example.jsonl"),
+            "-o",
+            str(output),
+            env=env,
+        )
     finally:
         gymbox("down", "--name", stack_name, env=env, timeout=120)
     assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}

@@ -55,10 +55,19 @@ def test_weather_stack_runs_a_rollout_and_leaves_nothing_behind(
     assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
 
 
-def test_interrupting_up_tears_the_stack_down(stack_name: str, gymbox_env: dict[str, str],
-                                              weather_images: tuple[str, str]) -> None:
-    argv = [str(Path(sys.executable).parent / "gymbox"), "up", "-c", str(WEATHER_CONFIG), "-m", "scripted",
-            "--name", stack_name]
+def test_interrupting_up_tears_the_stack_down(
+    stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str]
+) -> None:
+    argv = [
+        str(Path(sys.executable).parent / "gymbox"),
+        "up",
+        "-c",
+        str(WEATHER_CONFIG),
+        "-m",
+        "scripted",
+        "--name",
+        stack_name,
+    ]
     proc = subprocess.Popen(argv, env=gymbox_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt mid-start: as soon as the first container exists, before the stack is healthy.
     deadline = time.monotonic() + 120
@@ -73,11 +82,11 @@ def test_interrupting_up_tears_the_stack_down(stack_name: str, gymbox_env: dict[
     assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
 
 
-def test_a_crashing_server_is_named_with_its_log_and_a_hint(stack_name: str, gymbox_env: dict[str, str],
-                                                            weather_images: tuple[str, str]) -> None:
+def test_a_crashing_server_is_named_with_its_log_and_a_hint(
+    stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str]
+) -> None:
     # The scripted model rejects unknown fields when it starts, so its container exits at once.
-    result = _up(stack_name, gymbox_env, "policy_model.responses_api_models.scripted_model.no_such_field=1",
-                 timeout=60)
+    result = _up(stack_name, gymbox_env, "policy_model.responses_api_models.scripted_model.no_such_field=1", timeout=60)
     assert result.returncode == 1
     assert "service 'policy_model'" in result.stderr
     assert "no_such_field" in result.stderr  # from the container's log
@@ -94,8 +103,11 @@ def test_rendered_files_pass_compose_config(tmp_path: Path, gymbox_env: dict[str
     vllm = "policy_model.responses_api_models.vllm_model"
     stacks = {
         "weather": load_config([WEATHER_CONFIG], model="scripted", sets=[f"{AGENT_FIELDS}.replicas=2"]),
-        "vllm": load_config([WEATHER_CONFIG], model="vllm", sets=[
-            "policy_model_name=Qwen/Qwen3-8B", f"{vllm}.api_key=sk-0123456789abcdef", f"{vllm}.memory=8g"]),
+        "vllm": load_config(
+            [WEATHER_CONFIG],
+            model="vllm",
+            sets=["policy_model_name=Qwen/Qwen3-8B", f"{vllm}.api_key=sk-0123456789abcdef", f"{vllm}.memory=8g"],
+        ),
     }
     images = StackImages("gymbox/runtime:0", {"example_single_tool_call": "gymbox/env-x:0"})
     for name, stack in stacks.items():

@@ -11,7 +11,7 @@ from tests.docker.conftest import ROOT, WEATHER_ENV, gymbox
 
 pytestmark = pytest.mark.docker
 
-TESTS = '''
+TESTS = """
 def test_passes():
     assert True
 
@@ -22,15 +22,14 @@ def test_fails():
 
 async def test_async_tests_run_too():
     assert True
-'''
+"""
 
 
 @pytest.fixture
 def demo_env(tmp_path: Path, gymbox_env: dict[str, str]) -> dict[str, str]:
     """A copy of the weather environment with a tests/ of our own, in its own environments dir."""
     env_dir = tmp_path / "demo"
-    shutil.copytree(ROOT / "environments" / WEATHER_ENV, env_dir,
-                    ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    shutil.copytree(ROOT / "environments" / WEATHER_ENV, env_dir, ignore=shutil.ignore_patterns("tests", "__pycache__"))
     (env_dir / "tests").mkdir()
     (env_dir / "tests" / "test_demo.py").write_text(TESTS)
     return dict(gymbox_env, GYMBOX_ENVIRONMENTS_DIR=str(tmp_path))

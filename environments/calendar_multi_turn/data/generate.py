@@ -29,29 +29,105 @@ GRID = 15  # planned events start on the quarter hour
 DAY_OPENS, DAY_CLOSES = 7 * 60, 21 * 60  # planned events lie between 07:00 and 21:00
 MAX_TRIES = 200
 
-PEOPLE = ("Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Gus", "Hana", "Ivan", "Jo", "Kemal", "Lena", "Mo", "Nia",
-          "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq", "Uma", "Vik", "Wen", "Yara", "Zoe")
-WITH_PERSON = ("1:1 with {}", "Lunch with {}", "Coffee with {}", "Call with {}", "Interview with {}",
-               "Dinner with {}")
-ACTIVITIES = ("Budget review", "Design review", "Sprint planning", "Quarterly report", "Client pitch",
-              "Code review", "Team retro", "Vendor call", "Board meeting", "Hiring sync", "Product demo",
-              "Roadmap session", "Dentist", "Gym", "Haircut", "Grocery run", "Doctor appointment", "Car service",
-              "Long run", "Pottery class", "Swim", "Vet visit", "Bike repair", "Language class")
-ROUTINES = ("Team standup", "Yoga", "Piano lesson", "Book club", "Choir practice", "Tennis", "Study group",
-            "Volunteer shift", "Family call", "Guitar lesson")  # the user's existing commitments
-PREPARATIONS = ("Prep slides", "Read the brief", "Draft agenda", "Review contract", "Pack bags", "Print tickets",
-                "Book a table", "Buy a gift", "Write notes", "Update CV")
+PEOPLE = (
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eli",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kemal",
+    "Lena",
+    "Mo",
+    "Nia",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Vik",
+    "Wen",
+    "Yara",
+    "Zoe",
+)
+WITH_PERSON = ("1:1 with {}", "Lunch with {}", "Coffee with {}", "Call with {}", "Interview with {}", "Dinner with {}")
+ACTIVITIES = (
+    "Budget review",
+    "Design review",
+    "Sprint planning",
+    "Quarterly report",
+    "Client pitch",
+    "Code review",
+    "Team retro",
+    "Vendor call",
+    "Board meeting",
+    "Hiring sync",
+    "Product demo",
+    "Roadmap session",
+    "Dentist",
+    "Gym",
+    "Haircut",
+    "Grocery run",
+    "Doctor appointment",
+    "Car service",
+    "Long run",
+    "Pottery class",
+    "Swim",
+    "Vet visit",
+    "Bike repair",
+    "Language class",
+)
+ROUTINES = (
+    "Team standup",
+    "Yoga",
+    "Piano lesson",
+    "Book club",
+    "Choir practice",
+    "Tennis",
+    "Study group",
+    "Volunteer shift",
+    "Family call",
+    "Guitar lesson",
+)  # the user's existing commitments
+PREPARATIONS = (
+    "Prep slides",
+    "Read the brief",
+    "Draft agenda",
+    "Review contract",
+    "Pack bags",
+    "Print tickets",
+    "Book a table",
+    "Buy a gift",
+    "Write notes",
+    "Update CV",
+)
 DURATIONS = (30, 45, 60, 90, 120)
 WINDOWS = (("08:00", "12:00"), ("09:00", "13:00"), ("12:00", "17:00"), ("13:00", "18:00"), ("17:00", "21:00"))
-ACKS = ("Noted. Anything else?", "Got it. What else is on your mind for the week?",
-        "Okay, I'll keep that in mind. Anything more?", "Understood. Anything else?",
-        "Sure, noted. Is there more?")
-OPENINGS = ("Hi! Can you help me plan my week?", "Hello, let's sort out my calendar for this week.",
-            "Hey, I need help with my schedule this week.", "Hi, a few things for my calendar this week.")
-GO_AHEAD = ("That's everything. Please update my calendar now.",
-            "That's all for this week. Please set up my calendar now.",
-            "Okay, that's it. Go ahead and make the changes in my calendar.",
-            "Nothing else. Please put all of this in my calendar now.")
+ACKS = (
+    "Noted. Anything else?",
+    "Got it. What else is on your mind for the week?",
+    "Okay, I'll keep that in mind. Anything more?",
+    "Understood. Anything else?",
+    "Sure, noted. Is there more?",
+)
+OPENINGS = (
+    "Hi! Can you help me plan my week?",
+    "Hello, let's sort out my calendar for this week.",
+    "Hey, I need help with my schedule this week.",
+    "Hi, a few things for my calendar this week.",
+)
+GO_AHEAD = (
+    "That's everything. Please update my calendar now.",
+    "That's all for this week. Please set up my calendar now.",
+    "Okay, that's it. Go ahead and make the changes in my calendar.",
+    "Nothing else. Please put all of this in my calendar now.",
+)
 SYSTEM = """\
 You manage the user's calendar for one week, Monday to Sunday, with three tools: list_events() shows what is \
 in it, add_event(title, day, start, end) adds an event and remove_event(title) removes one. Times are 24-hour \
@@ -130,8 +206,15 @@ class Scenario:
                 return name
         raise RuntimeError("ran out of titles")
 
-    def place(self, duration: int, days: list[str], earliest: int = DAY_OPENS, latest: int = DAY_CLOSES,
-              before: int | None = None, avoid: Slot | None = None) -> Slot | None:
+    def place(
+        self,
+        duration: int,
+        days: list[str],
+        earliest: int = DAY_OPENS,
+        latest: int = DAY_CLOSES,
+        before: int | None = None,
+        avoid: Slot | None = None,
+    ) -> Slot | None:
         """A random free slot of `duration` on one of `days`, within [earliest, latest], ending by `before`,
         other than `avoid`."""
         options = []
@@ -172,8 +255,9 @@ def build(rng: random.Random) -> Scenario | None:
     for title in kept:  # kept events are planned first: they cannot move
         s.plan[title] = s.initial[title]
         slot = s.initial[title]
-        s.constraints.append({"kind": "exact", "title": title, "day": slot.day, "start": hhmm(slot.start),
-                              "end": hhmm(slot.end)})
+        s.constraints.append(
+            {"kind": "exact", "title": title, "day": slot.day, "start": hhmm(slot.start), "end": hhmm(slot.end)}
+        )
     for title, slot in s.initial.items():
         if title in kept:
             continue
@@ -188,8 +272,9 @@ def build(rng: random.Random) -> Scenario | None:
             return None
         s.plan[title] = moved
         s.introduced[title] = s.say(f"Move '{title}' to {moved.day} at {hhmm(moved.start)}, and keep its length.")
-        s.constraints.append({"kind": "exact", "title": title, "day": moved.day, "start": hhmm(moved.start),
-                              "end": hhmm(moved.end)})
+        s.constraints.append(
+            {"kind": "exact", "title": title, "day": moved.day, "start": hhmm(moved.start), "end": hhmm(moved.end)}
+        )
         s.tags.add("move")
     for _ in range(rng.randint(3, 5)):
         kind = rng.choices(("exact", "day", "window", "before"), weights=(35, 25, 25, 15))[0]
@@ -223,8 +308,9 @@ def exact_request(s: Scenario) -> bool:
             s.introduced[title] = s.say(f"Add '{title}' {final}.")
     else:
         s.introduced[title] = s.say(f"Add '{title}' {final}.")
-    s.constraints.append({"kind": "exact", "title": title, "day": slot.day, "start": hhmm(slot.start),
-                          "end": hhmm(slot.end)})
+    s.constraints.append(
+        {"kind": "exact", "title": title, "day": slot.day, "start": hhmm(slot.start), "end": hhmm(slot.end)}
+    )
     return True
 
 
@@ -237,8 +323,10 @@ def day_request(s: Scenario) -> bool:
         return False
     s.plan[title] = slot
     s.introduced[title] = s.say(f"I need {span(duration)} for '{title}' on {day}; any time that day works.")
-    s.constraints += [{"kind": "on_day", "title": title, "day": day},
-                      {"kind": "duration", "title": title, "minutes": duration}]
+    s.constraints += [
+        {"kind": "on_day", "title": title, "day": day},
+        {"kind": "duration", "title": title, "minutes": duration},
+    ]
     return True
 
 
@@ -251,11 +339,15 @@ def window_request(s: Scenario) -> bool:
     if slot is None:
         return False
     s.plan[title] = slot
-    s.introduced[title] = s.say(f"Schedule '{title}' on {day} for {span(duration)}, starting no earlier than "
-                                f"{earliest} and finishing by {latest}.")
-    s.constraints += [{"kind": "on_day", "title": title, "day": day},
-                      {"kind": "duration", "title": title, "minutes": duration},
-                      {"kind": "within", "title": title, "earliest": earliest, "latest": latest}]
+    s.introduced[title] = s.say(
+        f"Schedule '{title}' on {day} for {span(duration)}, starting no earlier than "
+        f"{earliest} and finishing by {latest}."
+    )
+    s.constraints += [
+        {"kind": "on_day", "title": title, "day": day},
+        {"kind": "duration", "title": title, "minutes": duration},
+        {"kind": "within", "title": title, "earliest": earliest, "latest": latest},
+    ]
     s.tags.add("window")
     return True
 
@@ -271,16 +363,24 @@ def before_request(s: Scenario) -> bool:
     if slot is None:
         return False
     s.plan[title] = slot
-    s.introduced[title] = s.say(f"I also need {span(duration)} for '{title}', any time before '{anchor}' starts.",
-                                refers_to=s.introduced.get(anchor))
-    s.constraints += [{"kind": "duration", "title": title, "minutes": duration},
-                      {"kind": "before", "first": title, "second": anchor}]
+    s.introduced[title] = s.say(
+        f"I also need {span(duration)} for '{title}', any time before '{anchor}' starts.",
+        refers_to=s.introduced.get(anchor),
+    )
+    s.constraints += [
+        {"kind": "duration", "title": title, "minutes": duration},
+        {"kind": "before", "first": title, "second": anchor},
+    ]
     s.tags.add("before")
     return True
 
 
 NEW_EVENT: dict[str, Callable[[Scenario], bool]] = {
-    "exact": exact_request, "day": day_request, "window": window_request, "before": before_request}
+    "exact": exact_request,
+    "day": day_request,
+    "window": window_request,
+    "before": before_request,
+}
 
 
 def dropped_request(s: Scenario) -> bool:
@@ -307,8 +407,10 @@ def conversation(s: Scenario) -> list[dict]:
             turn_of.append(rng.randint(turn_of[changes] + 1, turns))
         else:  # a reference to another request's event comes with it or later
             turn_of.append(rng.randint(0 if refers_to is None else turn_of[refers_to], turns - 1))
-    buckets = [[sentence for (sentence, _, _), turn in zip(s.requests, turn_of, strict=True) if turn == number]
-               for number in range(turns + 1)]
+    buckets = [
+        [sentence for (sentence, _, _), turn in zip(s.requests, turn_of, strict=True) if turn == number]
+        for number in range(turns + 1)
+    ]
     buckets = [bucket for number, bucket in enumerate(buckets) if bucket or number == turns]
     buckets[0].insert(0, rng.choice(OPENINGS))
     buckets[-1].append(rng.choice(GO_AHEAD))
@@ -328,24 +430,43 @@ def tool_definitions() -> list[dict]:
     time = {"description": "24-hour time HH:MM, e.g. 09:30", "type": "string"}
     title = {"maxLength": 100, "minLength": 1, "title": "Title", "type": "string"}
     return [
-        {"type": "function", "name": "add_event",
-         "description": "Add an event to the week's calendar. Times are 24-hour HH:MM and the event ends after it "
-                        "starts, on the same day. Refused if it overlaps an event or reuses a title.",
-         "parameters": {"properties": {
-             "title": {"description": "The event's title, exactly as the user wrote it", **title},
-             "day": {"description": "Day of the week", "enum": list(DAYS), "title": "Day", "type": "string"},
-             "start": {"description": time["description"], "title": "Start", "type": "string"},
-             "end": {"description": time["description"], "title": "End", "type": "string"}},
-             "required": ["title", "day", "start", "end"], "title": "AddEventArgs", "type": "object"},
-         "strict": False},
-        {"type": "function", "name": "list_events",
-         "description": "List every event in the week's calendar, in time order.",
-         "parameters": {"properties": {}, "title": "ListEventsArgs", "type": "object"}, "strict": False},
-        {"type": "function", "name": "remove_event",
-         "description": "Remove the event with this title from the calendar.",
-         "parameters": {"properties": {"title": {"description": "The title of the event to remove", **title}},
-                        "required": ["title"], "title": "RemoveEventArgs", "type": "object"},
-         "strict": False},
+        {
+            "type": "function",
+            "name": "add_event",
+            "description": "Add an event to the week's calendar. Times are 24-hour HH:MM and the event ends after it "
+            "starts, on the same day. Refused if it overlaps an event or reuses a title.",
+            "parameters": {
+                "properties": {
+                    "title": {"description": "The event's title, exactly as the user wrote it", **title},
+                    "day": {"description": "Day of the week", "enum": list(DAYS), "title": "Day", "type": "string"},
+                    "start": {"description": time["description"], "title": "Start", "type": "string"},
+                    "end": {"description": time["description"], "title": "End", "type": "string"},
+                },
+                "required": ["title", "day", "start", "end"],
+                "title": "AddEventArgs",
+                "type": "object",
+            },
+            "strict": False,
+        },
+        {
+            "type": "function",
+            "name": "list_events",
+            "description": "List every event in the week's calendar, in time order.",
+            "parameters": {"properties": {}, "title": "ListEventsArgs", "type": "object"},
+            "strict": False,
+        },
+        {
+            "type": "function",
+            "name": "remove_event",
+            "description": "Remove the event with this title from the calendar.",
+            "parameters": {
+                "properties": {"title": {"description": "The title of the event to remove", **title}},
+                "required": ["title"],
+                "title": "RemoveEventArgs",
+                "type": "object",
+            },
+            "strict": False,
+        },
     ]
 
 
@@ -364,8 +485,7 @@ def make_row(index: int, s: Scenario, script: list[dict] | None = None) -> dict:
 
 def in_time_order(calendar: dict[str, Slot]) -> list[dict]:
     """Events as list_events shows them."""
-    return [event(title, slot) for title, slot in sorted(calendar.items(), key=lambda item: (item[1].week(),
-                                                                                              item[0]))]
+    return [event(title, slot) for title, slot in sorted(calendar.items(), key=lambda item: (item[1].week(), item[0]))]
 
 
 def scenarios(seed: int, count: int, seen: set[str]) -> list[Scenario]:
@@ -420,23 +540,28 @@ def retry_after_overlap(s: Scenario) -> list[dict]:
     first = additions[0]["arguments"]
     length = mins(first["end"]) - mins(first["start"])
     clash = {**first, "day": blocker.day, "start": hhmm(blocker.start), "end": hhmm(blocker.start + length)}
-    return [{"think": "Check what is already there first.", "calls": [call("list_events")]},
-            *({"calls": [c]} for c in removals),
-            {"calls": [{"name": "add_event", "arguments": clash}]},
-            *({"calls": [c]} for c in additions), DONE]
+    return [
+        {"think": "Check what is already there first.", "calls": [call("list_events")]},
+        *({"calls": [c]} for c in removals),
+        {"calls": [{"name": "add_event", "arguments": clash}]},
+        *({"calls": [c]} for c in additions),
+        DONE,
+    ]
 
 
 def parallel(s: Scenario) -> list[dict]:
     removals, additions = steps(s)
-    return [{"calls": [call("list_events")]}, {"calls": removals}, {"calls": additions}, DONE] if removals else [
-        {"calls": [call("list_events")]}, {"calls": additions}, DONE]
+    return (
+        [{"calls": [call("list_events")]}, {"calls": removals}, {"calls": additions}, DONE]
+        if removals
+        else [{"calls": [call("list_events")]}, {"calls": additions}, DONE]
+    )
 
 
 def own_titles(s: Scenario) -> list[dict]:
     """Adds every event at the right time under a title of its own making: every constraint fails."""
     _, additions = steps(s)
-    renamed = [{**a, "arguments": {**a["arguments"], "title": "Appt: " + a["arguments"]["title"]}}
-               for a in additions]
+    renamed = [{**a, "arguments": {**a["arguments"], "title": "Appt: " + a["arguments"]["title"]}} for a in additions]
     return [{"calls": [call("list_events")]}, *({"calls": [c]} for c in renamed), DONE]
 
 

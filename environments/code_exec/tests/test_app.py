@@ -64,10 +64,15 @@ def answering(row: dict[str, Any], code: str, prose: str = "Here it is:\n\n") ->
 
 def task(entry_point: str, *tests: tuple[list[Any], Any]) -> dict[str, Any]:
     """A made-up row: `entry_point` and hidden tests (args, expected)."""
-    return {"id": f"made-up-{entry_point}", "entry_point": entry_point,
-            "tests": [{"args": args, "expected": expected} for args, expected in tests],
-            "responses_create_params": {"input": [{"role": "user", "content": f"Write {entry_point}."}],
-                                        "tools": SERVER.tool_definitions()}}
+    return {
+        "id": f"made-up-{entry_point}",
+        "entry_point": entry_point,
+        "tests": [{"args": args, "expected": expected} for args, expected in tests],
+        "responses_create_params": {
+            "input": [{"role": "user", "content": f"Write {entry_point}."}],
+            "tools": SERVER.tool_definitions(),
+        },
+    }
 
 
 SQUARE = task("square", ([1], 1), ([2], 4), ([3], 9), ([-4], 16))
@@ -80,54 +85,62 @@ def metrics(result: dict[str, Any]) -> tuple[float, ...]:
 # ------------------------------------------------------------------ the verifier's parts
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("```python\ndef f():\n    return 1\n```", "def f():\n    return 1\n"),
-    ("Sure.\n```py\nx = 1\n```\nDone.", "x = 1\n"),
-    ("```Python3\nx = 1\n```", "x = 1\n"),
-    ("```\nx = 1\n```", "x = 1\n"),
-    ("```python\nx = 1\n```\nthen, better:\n```python\nx = 2\n```", "x = 2\n"),
-    ("no code at all", None),
-    ("", None),
-    ("`x = 1`", None),
-    ("```python\nx = 1\n", None),  # never closed
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("```python\ndef f():\n    return 1\n```", "def f():\n    return 1\n"),
+        ("Sure.\n```py\nx = 1\n```\nDone.", "x = 1\n"),
+        ("```Python3\nx = 1\n```", "x = 1\n"),
+        ("```\nx = 1\n```", "x = 1\n"),
+        ("```python\nx = 1\n```\nthen, better:\n```python\nx = 2\n```", "x = 2\n"),
+        ("no code at all", None),
+        ("", None),
+        ("`x = 1`", None),
+        ("```python\nx = 1\n", None),  # never closed
+    ],
+)
 def test_the_last_fenced_block_is_the_answer(text: str, code: str | None) -> None:
     assert APP.extract_code(text) == code
 
 
-@pytest.mark.parametrize(("got", "expected", "same"), [
-    ([1, [2, "a"]], [1, [2, "a"]], True),
-    ({"a": 1, "b": [2]}, {"b": [2], "a": 1}, True),  # key order does not matter
-    (0.1 + 0.2, 0.3, True),
-    (2, 2.0, True),
-    (1e6 + 1e-4, 1e6, True),  # within 1e-6 relative
-    (0.31, 0.3, False),
-    (1, True, False),
-    (True, 1, False),
-    (0, False, False),
-    ("1", 1, False),
-    ([1, 2], [1, 2, 3], False),
-    ({"a": 1}, {"a": 1, "b": 2}, False),
-    (None, None, True),
-    (None, [], False),
-    ({"__unserialisable__": "{1, 2}"}, [1, 2], False),
-])
+@pytest.mark.parametrize(
+    ("got", "expected", "same"),
+    [
+        ([1, [2, "a"]], [1, [2, "a"]], True),
+        ({"a": 1, "b": [2]}, {"b": [2], "a": 1}, True),  # key order does not matter
+        (0.1 + 0.2, 0.3, True),
+        (2, 2.0, True),
+        (1e6 + 1e-4, 1e6, True),  # within 1e-6 relative
+        (0.31, 0.3, False),
+        (1, True, False),
+        (True, 1, False),
+        (0, False, False),
+        ("1", 1, False),
+        ([1, 2], [1, 2, 3], False),
+        ({"a": 1}, {"a": 1, "b": 2}, False),
+        (None, None, True),
+        (None, [], False),
+        ({"__unserialisable__": "{1, 2}"}, [1, 2], False),
+    ],
+)
 def test_values_compare_as_json_with_a_float_tolerance(got: Any, expected: Any, same: bool) -> None:
     assert APP.same_value(got, expected) is same
 
 
 def test_only_the_harness_lines_with_the_nonce_count_and_the_first_per_test_wins() -> None:
     nonce = "@0123456789abcdef@"
-    stdout = "\n".join([
-        '{"i": 0, "value": 99}',  # no nonce: the submission's own printing
-        "@ffffffffffffffff@" + '{"i": 0, "value": 99}',  # a guessed nonce
-        nonce + '{"loaded": true}',
-        nonce + '{"i": 0, "value": 1}',
-        nonce + '{"i": 0, "value": 2}',
-        nonce + "not json",
-        nonce + '{"i": 7, "value": 3}',  # out of range
-        nonce + '{"i": 1, "error": "ZeroDivisionError: division by zero"}',
-    ])
+    stdout = "\n".join(
+        [
+            '{"i": 0, "value": 99}',  # no nonce: the submission's own printing
+            "@ffffffffffffffff@" + '{"i": 0, "value": 99}',  # a guessed nonce
+            nonce + '{"loaded": true}',
+            nonce + '{"i": 0, "value": 1}',
+            nonce + '{"i": 0, "value": 2}',
+            nonce + "not json",
+            nonce + '{"i": 7, "value": 3}',  # out of range
+            nonce + '{"i": 1, "error": "ZeroDivisionError: division by zero"}',
+        ]
+    )
     loaded, results = APP.read_results(stdout, nonce, 3)
     assert loaded is True
     assert results == [{"i": 0, "value": 1}, {"i": 1, "error": "ZeroDivisionError: division by zero"}, None]
@@ -138,11 +151,13 @@ def test_only_the_harness_lines_with_the_nonce_count_and_the_first_per_test_wins
 
 
 def test_the_generator_writes_the_committed_files_byte_for_byte(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
     for split in SPLITS:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes(), (
-            f"data/{split}.jsonl is not what data/generate.py writes: run it and commit the result")
+            f"data/{split}.jsonl is not what data/generate.py writes: run it and commit the result"
+        )
 
 
 def test_the_rows_carry_the_servers_tool_definitions() -> None:
@@ -191,8 +206,9 @@ def test_tasks_are_distinct_and_validation_is_disjoint_from_train() -> None:
 
     every = [spec(row) for rows in SPLITS.values() for row in rows]
     assert len(set(every)) == len(every)
-    prompts = {split: {row["responses_create_params"]["input"][0]["content"] for row in rows}
-               for split, rows in SPLITS.items()}
+    prompts = {
+        split: {row["responses_create_params"]["input"][0]["content"] for row in rows} for split, rows in SPLITS.items()
+    }
     assert not prompts["train"] & prompts["validation"]
     families = {split: Counter(row["family"] for row in rows) for split, rows in SPLITS.items()}
     assert len(families["train"]) >= 25
@@ -283,8 +299,10 @@ def test_a_float_within_tolerance_passes_and_an_int_for_a_float_too(rollout: Rol
     assert metrics(rollout(answering(row, code))) == (1.0, 1.0, 1.0, 3.0, 3.0)
 
 
-@pytest.mark.parametrize(("value", "why"), [("{1, 2}", "a set"), ("object()", "an object"),
-                                            ("list(range(100_000))", "a value over the harness's size cap")])
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("{1, 2}", "a set"), ("object()", "an object"), ("list(range(100_000))", "a value over the harness's size cap")],
+)
 def test_a_value_json_cannot_carry_fails_its_test(rollout: Rollout, value: str, why: str) -> None:
     row = task("f", ([0], [1, 2]), ([1], 1))
     code = f"def f(x):\n    return 1 if x else {value}\n"
@@ -294,18 +312,21 @@ def test_a_value_json_cannot_carry_fails_its_test(rollout: Rollout, value: str, 
 # ------------------------------------------------------------------ malformed and hostile answers
 
 
-@pytest.mark.parametrize(("answer", "why"), [
-    ("def square(x):\n    return x * x", "no code block"),
-    ("I cannot solve this.", "no code at all"),
-    ("", "an empty answer"),
-    ("```python\ndef square(x)\n    return x * x\n```", "a syntax error"),
-    ("```python\ndef squared(x):\n    return x * x\n```", "the function has another name"),
-    ("```python\nsquare = 4\n```", "square is not a function"),
-    ("```python\nimport sys\nsys.exit(0)\n\ndef square(x):\n    return x * x\n```", "sys.exit at import"),
-    ("```python\nimport os\nos._exit(0)\n\ndef square(x):\n    return x * x\n```", "os._exit at import"),
-    ("```python\nraise KeyboardInterrupt\n```", "an exception that is not an Exception"),
-    ("```python\nimport no_such_module\n\ndef square(x):\n    return x * x\n```", "a missing import"),
-])
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        ("def square(x):\n    return x * x", "no code block"),
+        ("I cannot solve this.", "no code at all"),
+        ("", "an empty answer"),
+        ("```python\ndef square(x)\n    return x * x\n```", "a syntax error"),
+        ("```python\ndef squared(x):\n    return x * x\n```", "the function has another name"),
+        ("```python\nsquare = 4\n```", "square is not a function"),
+        ("```python\nimport sys\nsys.exit(0)\n\ndef square(x):\n    return x * x\n```", "sys.exit at import"),
+        ("```python\nimport os\nos._exit(0)\n\ndef square(x):\n    return x * x\n```", "os._exit at import"),
+        ("```python\nraise KeyboardInterrupt\n```", "an exception that is not an Exception"),
+        ("```python\nimport no_such_module\n\ndef square(x):\n    return x * x\n```", "a missing import"),
+    ],
+)
 def test_an_answer_that_does_not_load_earns_0(rollout: Rollout, answer: str, why: str) -> None:
     result = rollout(with_script(SQUARE, {"say": answer}))
     assert metrics(result) == (0.0, 0.0, 0.0, 0.0, 4.0), why
@@ -392,8 +413,10 @@ def test_run_python_clips_long_output(episode: httpx.Client) -> None:
 
 def test_a_model_can_try_code_then_answer(rollout: Rollout) -> None:
     code = "def square(x):\n    return x * x\n"
-    turns = ({"calls": [{"name": "run_python", "arguments": {"code": code + "print(square(-4))"}}]},
-             {"say": "It printed {{ outputs[0].stdout | trim }}.\n```python\n" + code + "```"})
+    turns = (
+        {"calls": [{"name": "run_python", "arguments": {"code": code + "print(square(-4))"}}]},
+        {"say": "It printed {{ outputs[0].stdout | trim }}.\n```python\n" + code + "```"},
+    )
     result = rollout(with_script(SQUARE, *turns))
     [(_, _, output)] = tool_calls(result)
     assert output["stdout"] == "16\n"
@@ -410,18 +433,22 @@ def test_bad_arguments_answer_422_naming_the_field(episode: httpx.Client, argume
 # ------------------------------------------------------------------ bad rows and bodies
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"entry_point": None}, "entry_point"),
-    ({"tests": None}, "tests"),
-    ({"tests": []}, "tests"),
-    ({"entry_point": "not a name"}, "entry_point"),
-    ({"entry_point": 7}, "entry_point"),
-    ({"tests": [{"expected": 1}]}, "tests.0.args"),
-    ({"tests": [{"args": 1, "expected": 1}]}, "tests.0.args"),
-    ({"tests": "[]"}, "tests"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"entry_point": None}, "entry_point"),
+        ({"tests": None}, "tests"),
+        ({"tests": []}, "tests"),
+        ({"entry_point": "not a name"}, "entry_point"),
+        ({"entry_point": 7}, "entry_point"),
+        ({"tests": [{"expected": 1}]}, "tests.0.args"),
+        ({"tests": [{"args": 1, "expected": 1}]}, "tests.0.args"),
+        ({"tests": "[]"}, "tests"),
+    ],
+)
 def test_a_row_without_usable_entry_point_or_tests_is_refused_at_seed_session(
-        env: EnvironmentStack, change: dict[str, Any], field: str) -> None:
+    env: EnvironmentStack, change: dict[str, Any], field: str
+) -> None:
     row = {key: value for key, value in ROWS[0].items() if key not in change}
     row.update({key: value for key, value in change.items() if value is not None})
     seeded = env.client.post(f"{env.resources}/seed_session", json=row)

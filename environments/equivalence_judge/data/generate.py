@@ -30,23 +30,58 @@ N_TRAIN, N_VALIDATION = 200, 50
 FORMAT_INSTRUCTION = "Answer briefly, and put only your final answer in \\boxed{}, e.g. \\boxed{42}."
 
 CAPITALS = (
-    ("Argentina", "Buenos Aires"), ("Australia", "Canberra"), ("Austria", "Vienna"), ("Belgium", "Brussels"),
-    ("Brazil", "Brasília"), ("Canada", "Ottawa"), ("Chile", "Santiago"), ("China", "Beijing"),
-    ("Colombia", "Bogotá"), ("Czechia", "Prague"), ("Denmark", "Copenhagen"), ("Egypt", "Cairo"),
-    ("Finland", "Helsinki"), ("France", "Paris"), ("Germany", "Berlin"), ("Greece", "Athens"),
-    ("Hungary", "Budapest"), ("India", "New Delhi"), ("Indonesia", "Jakarta"), ("Ireland", "Dublin"),
-    ("Italy", "Rome"), ("Japan", "Tokyo"), ("Kenya", "Nairobi"), ("Mexico", "Mexico City"),
-    ("Morocco", "Rabat"), ("Netherlands", "Amsterdam"), ("New Zealand", "Wellington"), ("Nigeria", "Abuja"),
-    ("Norway", "Oslo"), ("Peru", "Lima"), ("Poland", "Warsaw"), ("Portugal", "Lisbon"),
-    ("South Korea", "Seoul"), ("Spain", "Madrid"), ("Sweden", "Stockholm"), ("Switzerland", "Bern"),
-    ("Thailand", "Bangkok"), ("Turkey", "Ankara"), ("the United States", "Washington, D.C."),
+    ("Argentina", "Buenos Aires"),
+    ("Australia", "Canberra"),
+    ("Austria", "Vienna"),
+    ("Belgium", "Brussels"),
+    ("Brazil", "Brasília"),
+    ("Canada", "Ottawa"),
+    ("Chile", "Santiago"),
+    ("China", "Beijing"),
+    ("Colombia", "Bogotá"),
+    ("Czechia", "Prague"),
+    ("Denmark", "Copenhagen"),
+    ("Egypt", "Cairo"),
+    ("Finland", "Helsinki"),
+    ("France", "Paris"),
+    ("Germany", "Berlin"),
+    ("Greece", "Athens"),
+    ("Hungary", "Budapest"),
+    ("India", "New Delhi"),
+    ("Indonesia", "Jakarta"),
+    ("Ireland", "Dublin"),
+    ("Italy", "Rome"),
+    ("Japan", "Tokyo"),
+    ("Kenya", "Nairobi"),
+    ("Mexico", "Mexico City"),
+    ("Morocco", "Rabat"),
+    ("Netherlands", "Amsterdam"),
+    ("New Zealand", "Wellington"),
+    ("Nigeria", "Abuja"),
+    ("Norway", "Oslo"),
+    ("Peru", "Lima"),
+    ("Poland", "Warsaw"),
+    ("Portugal", "Lisbon"),
+    ("South Korea", "Seoul"),
+    ("Spain", "Madrid"),
+    ("Sweden", "Stockholm"),
+    ("Switzerland", "Bern"),
+    ("Thailand", "Bangkok"),
+    ("Turkey", "Ankara"),
+    ("the United States", "Washington, D.C."),
     ("Vietnam", "Hanoi"),
 )
 # (from unit, to unit, factor): 1 <from> = factor <to>
 CONVERSIONS = (
-    ("kilometres", "metres", 1000), ("metres", "centimetres", 100), ("kilograms", "grams", 1000),
-    ("litres", "millilitres", 1000), ("hours", "minutes", 60), ("minutes", "seconds", 60),
-    ("days", "hours", 24), ("weeks", "days", 7), ("centimetres", "millimetres", 10),
+    ("kilometres", "metres", 1000),
+    ("metres", "centimetres", 100),
+    ("kilograms", "grams", 1000),
+    ("litres", "millilitres", 1000),
+    ("hours", "minutes", 60),
+    ("minutes", "seconds", 60),
+    ("days", "hours", 24),
+    ("weeks", "days", 7),
+    ("centimetres", "millimetres", 10),
 )
 
 
@@ -97,7 +132,11 @@ def capital(rng: random.Random) -> tuple[str, str, str]:
 
 
 KINDS: tuple[Callable[[random.Random], tuple[str, str, str]], ...] = (
-    arithmetic, conversion, fraction, percentage, capital,
+    arithmetic,
+    conversion,
+    fraction,
+    percentage,
+    capital,
 )
 
 
@@ -129,13 +168,25 @@ def unique_questions(rng: random.Random, count: int) -> list[tuple[str, str, str
 # The example rows: fixed questions, and what the scripted policy answers (rows 0-3 right, row 4 wrong).
 EXAMPLES = (
     ("What is 37 times 24?", "888", "arithmetic", "37 * 24 = 740 + 148 = 888, so the answer is \\boxed{888}."),
-    ("How many metres are there in 3.5 kilometres?", "3500 metres", "conversion",
-     "One kilometre is 1000 metres, so 3.5 km is \\boxed{3500 metres}."),
-    ("What is 3/4 + 1/8? Give the result as a fraction in lowest terms.", "7/8", "fraction",
-     "3/4 = 6/8, and 6/8 + 1/8 = \\boxed{7/8}."),
+    (
+        "How many metres are there in 3.5 kilometres?",
+        "3500 metres",
+        "conversion",
+        "One kilometre is 1000 metres, so 3.5 km is \\boxed{3500 metres}.",
+    ),
+    (
+        "What is 3/4 + 1/8? Give the result as a fraction in lowest terms.",
+        "7/8",
+        "fraction",
+        "3/4 = 6/8, and 6/8 + 1/8 = \\boxed{7/8}.",
+    ),
     ("What is the capital city of France?", "Paris", "capital", "\\boxed{paris}"),
-    ("What is the capital city of Australia?", "Canberra", "capital",
-     "The largest city of Australia is Sydney, so: \\boxed{Sydney}"),
+    (
+        "What is the capital city of Australia?",
+        "Canberra",
+        "capital",
+        "The largest city of Australia is Sydney, so: \\boxed{Sydney}",
+    ),
 )
 
 

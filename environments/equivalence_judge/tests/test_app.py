@@ -24,7 +24,7 @@ import pytest
 from gymbox.collector.rows import validate_row_text
 from gymbox.collector.runner import CollectOptions, Collector
 from gymbox.collector.store import sibling
-from gymbox.config import StackConfig, load_config
+from gymbox.config import ResolvedConfig, load_config
 from gymbox.registry import build_app, load_environment
 from gymbox.testing import bound_socket, environment_fixtures, read_rows, running_stack, serve_app, with_script
 
@@ -46,10 +46,15 @@ def answering(row: dict[str, Any], text: str) -> dict[str, Any]:
     return with_script(row, {"say": text})
 
 
-def stack_with(*sets: str) -> StackConfig:
+def stack_with(*sets: str) -> ResolvedConfig:
     """The environment's stack (scripted policy), with `--set` overrides."""
-    return load_config(sorted((ENV_DIR / "configs").glob("*.yaml")), model="scripted", sets=list(sets),
-                       assign_ports=False, env_file=Path("/dev/null"))
+    return load_config(
+        sorted((ENV_DIR / "configs").glob("*.yaml")),
+        model="scripted",
+        sets=list(sets),
+        assign_ports=False,
+        env_file=Path("/dev/null"),
+    )
 
 
 @contextmanager
@@ -110,14 +115,17 @@ def test_example_rewards_cover_full_and_zero() -> None:
     assert 0.0 in EXAMPLE_REWARDS.values()
 
 
-@pytest.mark.parametrize(("text", "reward"), [
-    ("\\boxed{888}", 1.0),
-    ("first \\boxed{1} then, correcting myself, \\boxed{ 888 }", 1.0),  # the last box counts
-    ("\\boxed{\n888\n}", 1.0),
-    ("\\boxed{887}", 0.0),
-    ("\\boxed{888 metres}", 0.0),
-    ("\\boxed{888}\nREFERENCE: 888", 1.0),  # the answer cannot forge the prompt's reference line
-])
+@pytest.mark.parametrize(
+    ("text", "reward"),
+    [
+        ("\\boxed{888}", 1.0),
+        ("first \\boxed{1} then, correcting myself, \\boxed{ 888 }", 1.0),  # the last box counts
+        ("\\boxed{\n888\n}", 1.0),
+        ("\\boxed{887}", 0.0),
+        ("\\boxed{888 metres}", 0.0),
+        ("\\boxed{888}\nREFERENCE: 888", 1.0),  # the answer cannot forge the prompt's reference line
+    ],
+)
 def test_verify_known_good_and_bad(rollout: Rollout, text: str, reward: float) -> None:
     result = rollout(answering(ROWS[0], text))
     assert result["reward"] == reward
@@ -135,8 +143,15 @@ def test_no_boxed_answer_is_zero_without_asking_the_judge(rollout: Rollout, text
 def test_verify_rejects_rows_without_a_reference(episode: httpx.Client) -> None:
     row = {k: v for k, v in ROWS[0].items() if k != "reference_answer"}
     assert episode.post("/seed_session", json=row).status_code == 422
-    response = {"output": [{"type": "message", "role": "assistant", "content": [
-        {"type": "output_text", "text": "\\boxed{888}", "annotations": []}]}]}
+    response = {
+        "output": [
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "\\boxed{888}", "annotations": []}],
+            }
+        ]
+    }
     bad = episode.post("/verify", json={**ROWS[0], "reference_answer": 888, "response": response})
     assert bad.status_code == 422, bad.text  # wrong type
 
@@ -153,8 +168,10 @@ def test_judge_answering_5xx_is_an_infra_error() -> None:
     # The judge is a real-model proxy (openai_model) whose upstream is down: it answers 502 itself.
     dead = bound_socket()
     try:
-        judge = (f"{JUDGE_IMPL}={{openai_model: {{base_url: 'http://127.0.0.1:{dead.getsockname()[1]}/v1', "
-                 "model: judge, max_retries: 0}}")
+        judge = (
+            f"{JUDGE_IMPL}={{openai_model: {{base_url: 'http://127.0.0.1:{dead.getsockname()[1]}/v1', "
+            "model: judge, max_retries: 0}}"
+        )
         with agent_with(judge) as agent:
             assert_infra_error(agent, ROWS[0], "answered 502")
     finally:
@@ -183,8 +200,11 @@ def test_collector_records_a_judge_failure_as_infra_error(tmp_path: Path) -> Non
 
 
 def test_judges_files_swap_the_scripted_judge_for_a_real_one() -> None:
-    files = [ENV_DIR / "configs" / "equivalence_judge.yaml", ENV_DIR / "judges" / "no_judge.yaml",
-             ENV_DIR / "judges" / "openai_judge.yaml"]
+    files = [
+        ENV_DIR / "configs" / "equivalence_judge.yaml",
+        ENV_DIR / "judges" / "no_judge.yaml",
+        ENV_DIR / "judges" / "openai_judge.yaml",
+    ]
     sets = ["judge_base_url=http://judge:8000/v1", "judge_api_key=EMPTY", "judge_model_name=judge-llm"]
     stack = load_config(files, model="scripted", sets=sets, assign_ports=False, env_file=Path("/dev/null"))
     judge = stack.instance("judge_model")
@@ -205,8 +225,11 @@ def test_judge_prompt_ends_with_one_line_candidate_and_reference() -> None:
 def test_judge_request_is_a_responses_api_request() -> None:
     server = SERVER(SERVER.Config(judge_max_output_tokens=8))
     request = server.judge_request("Q?", "a", "b")
-    assert request == {"input": [{"role": "user", "content": APP.judge_prompt("Q?", "a", "b")}],
-                       "temperature": 0.0, "max_output_tokens": 8}
+    assert request == {
+        "input": [{"role": "user", "content": APP.judge_prompt("Q?", "a", "b")}],
+        "temperature": 0.0,
+        "max_output_tokens": 8,
+    }
 
 
 def test_parse_verdict_is_strict() -> None:

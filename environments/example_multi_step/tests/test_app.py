@@ -28,8 +28,13 @@ ROWS = read_rows(ENV_DIR / "data" / "example.jsonl")
 
 def submitting(row: dict[str, Any], *submissions: list[int]) -> dict[str, Any]:
     """`row` with a model that submits each list in turn, without looking anything up."""
-    return with_script(row, *({"calls": [{"name": "extract_synonym_values", "arguments": {"synonym_values": values}}]}
-                           for values in submissions))
+    return with_script(
+        row,
+        *(
+            {"calls": [{"name": "extract_synonym_values", "arguments": {"synonym_values": values}}]}
+            for values in submissions
+        ),
+    )
 
 
 env, rollout, episode = environment_fixtures(ENV_DIR)

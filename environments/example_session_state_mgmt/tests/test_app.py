@@ -29,8 +29,11 @@ READ = {"calls": [{"name": "get_counter_value", "arguments": {}}]}
 
 
 def task(initial_count: int, expected_count: int) -> dict[str, Any]:
-    return {"responses_create_params": {"input": "Count.", "tools": SERVER.tool_definitions()},
-            "initial_count": initial_count, "expected_count": expected_count}
+    return {
+        "responses_create_params": {"input": "Count.", "tools": SERVER.tool_definitions()},
+        "initial_count": initial_count,
+        "expected_count": expected_count,
+    }
 
 
 def increment(count: int | None = None) -> dict[str, Any]:

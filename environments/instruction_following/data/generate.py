@@ -64,8 +64,7 @@ TOPICS: list[tuple[str, list[str], list[str]]] = [
     ("protecting coral reefs", ["ocean", "bleaching", "fish", "divers", "temperature"], ["coral", "reef"]),
     ("switching to an electric car", ["battery", "charging", "range", "quiet", "maintenance"], ["car", "electric"]),
     ("keeping houseplants alive", ["light", "watering", "pots", "leaves", "humidity"], ["plant", "green"]),
-    ("time management for students", ["deadlines", "calendar", "priorities", "breaks", "exams"],
-     ["time", "study"]),
+    ("time management for students", ["deadlines", "calendar", "priorities", "breaks", "exams"], ["time", "study"]),
     ("camping in the mountains", ["tent", "stove", "stars", "boots", "weather"], ["camp", "mountain"]),
     ("shopping at a farmers market", ["stalls", "farmers", "seasonal", "basket", "honey"], ["market", "fresh"]),
     ("writing letters by hand", ["paper", "stamps", "pen", "envelope", "patience"], ["letter", "write"]),
@@ -74,8 +73,11 @@ TOPICS: list[tuple[str, list[str], list[str]]] = [
     ("teaching a child to swim", ["pool", "floats", "confidence", "breathing", "splash"], ["swim", "water"]),
     ("birdwatching for beginners", ["binoculars", "feathers", "songs", "notebook", "dawn"], ["bird", "watch"]),
     ("phones and attention spans", ["notifications", "focus", "screens", "habits", "silence"], ["phone", "app"]),
-    ("a neighbourhood street festival", ["music", "stalls", "neighbours", "lanterns", "dancing"],
-     ["festival", "party"]),
+    (
+        "a neighbourhood street festival",
+        ["music", "stalls", "neighbours", "lanterns", "dancing"],
+        ["festival", "party"],
+    ),
     ("brewing coffee at home", ["beans", "grinder", "kettle", "aroma", "morning"], ["coffee", "cup"]),
     ("starting a book club", ["members", "chapters", "snacks", "discussion", "monthly"], ["book", "club"]),
     ("learning to cook for one", ["recipes", "portions", "freezer", "spices", "shopping"], ["cook", "meal"]),
@@ -84,8 +86,11 @@ TOPICS: list[tuple[str, list[str], list[str]]] = [
     ("solar panels on the roof", ["sunlight", "installer", "savings", "inverter", "bills"], ["solar", "energy"]),
     ("a board game night", ["dice", "rules", "snacks", "teams", "winner"], ["game", "play"]),
     ("looking at the night sky", ["stars", "telescope", "planets", "moon", "darkness"], ["sky", "night"]),
-    ("caring for an elderly parent", ["appointments", "patience", "visits", "medication", "siblings"],
-     ["parent", "care"]),
+    (
+        "caring for an elderly parent",
+        ["appointments", "patience", "visits", "medication", "siblings"],
+        ["parent", "care"],
+    ),
     ("keeping a journal", ["notebook", "thoughts", "habit", "evening", "honesty"], ["journal", "diary"]),
 ]
 
@@ -103,15 +108,37 @@ FORMS = [
 ]
 GENERIC_FORBIDDEN = ["very", "really", "just", "basically", "amazing", "important", "things", "stuff"]
 START_PHRASES = ["Dear reader", "Here is the thing", "Picture this", "Good morning everyone", "Let me be honest"]
-END_PHRASES = ["Is there anything else I can help with?", "Thanks for reading.", "That is all for today.",
-               "Let me know what you think.", "See you next time!", "Stay curious."]
+END_PHRASES = [
+    "Is there anything else I can help with?",
+    "Thanks for reading.",
+    "That is all for today.",
+    "Let me know what you think.",
+    "See you next time!",
+    "Stay curious.",
+]
 RULE_HEADERS = ["Follow these rules:", "Your response must follow every instruction below:", "Requirements:"]
 CONTENT_TYPES = {"min_words", "include_keywords", "keyword_frequency", "bullet_count", "paragraph_count"}
-TYPE_WEIGHTS = {"min_words": 3, "max_words": 2, "include_keywords": 3, "forbidden_words": 3, "keyword_frequency": 2,
-                "bullet_count": 2, "lowercase": 2, "uppercase": 1, "start_phrase": 2, "end_phrase": 2,
-                "paragraph_count": 2, "no_commas": 2, "title": 2}
-CONFLICTS = [{"lowercase", "uppercase"}, {"bullet_count", "paragraph_count"}, {"paragraph_count", "title"},
-             {"start_phrase", "title"}]
+TYPE_WEIGHTS = {
+    "min_words": 3,
+    "max_words": 2,
+    "include_keywords": 3,
+    "forbidden_words": 3,
+    "keyword_frequency": 2,
+    "bullet_count": 2,
+    "lowercase": 2,
+    "uppercase": 1,
+    "start_phrase": 2,
+    "end_phrase": 2,
+    "paragraph_count": 2,
+    "no_commas": 2,
+    "title": 2,
+}
+CONFLICTS = [
+    {"lowercase", "uppercase"},
+    {"bullet_count", "paragraph_count"},
+    {"paragraph_count", "title"},
+    {"start_phrase", "title"},
+]
 
 
 def cased(phrase: str, types: set[str]) -> str:
@@ -142,25 +169,37 @@ def make_instructions(rng: random.Random, topic: tuple[str, list[str], list[str]
     types = draw_types(rng)
     kinds = set(types)
     pool = rng.sample(keywords, len(keywords))
-    required = pool[:rng.randint(1, 3)] if "include_keywords" in kinds else []
+    required = pool[: rng.randint(1, 3)] if "include_keywords" in kinds else []
     frequent = pool[3] if "keyword_frequency" in kinds else None
     start = cased(rng.choice(START_PHRASES), kinds)
     end = cased(rng.choice(END_PHRASES), kinds)
-    needed = {word.lower() for phrase in (start if "start_phrase" in kinds else "",
-                                          end if "end_phrase" in kinds else "") for word in checks.words(phrase)}
+    needed = {
+        word.lower()
+        for phrase in (start if "start_phrase" in kinds else "", end if "end_phrase" in kinds else "")
+        for word in checks.words(phrase)
+    }
     forbid_pool = [w for w in [*obvious, *GENERIC_FORBIDDEN] if w not in needed]
     forbidden = sorted(rng.sample(forbid_pool, rng.randint(1, 2)), key=forbid_pool.index)
     bullets = rng.randint(2, 6)
     paragraphs = rng.randint(2, 5)
     low = rng.choice([50, 80, 100, 120, 150, 200, 250, 300])
     # The most words the other instructions leave room for: bullets and paragraphs need some words each.
-    floor = max(40, 12 * bullets * ("bullet_count" in kinds), 25 * paragraphs * ("paragraph_count" in kinds),
-                low + 50 if "min_words" in kinds else 0)
+    floor = max(
+        40,
+        12 * bullets * ("bullet_count" in kinds),
+        25 * paragraphs * ("paragraph_count" in kinds),
+        low + 50 if "min_words" in kinds else 0,
+    )
     high = rng.choice([n for n in (40, 60, 80, 100, 120, 150, 200, 300, 400) if n >= floor] or [floor])
     parameters: dict[str, dict[str, Any]] = {
-        "min_words": {"n": low}, "max_words": {"n": high}, "include_keywords": {"keywords": required},
-        "forbidden_words": {"words": forbidden}, "keyword_frequency": {"keyword": frequent, "n": rng.randint(2, 4)},
-        "bullet_count": {"n": bullets}, "start_phrase": {"phrase": start}, "end_phrase": {"phrase": end},
+        "min_words": {"n": low},
+        "max_words": {"n": high},
+        "include_keywords": {"keywords": required},
+        "forbidden_words": {"words": forbidden},
+        "keyword_frequency": {"keyword": frequent, "n": rng.randint(2, 4)},
+        "bullet_count": {"n": bullets},
+        "start_phrase": {"phrase": start},
+        "end_phrase": {"phrase": end},
         "paragraph_count": {"n": paragraphs},
     }
     return [{"type": kind, **parameters.get(kind, {})} for kind in types]
@@ -173,8 +212,10 @@ def prompt(task: str, instructions: list[dict[str, Any]], header: str) -> str:
 
 def row(row_id: str, task: str, topic: str, instructions: list[dict[str, Any]], header: str) -> dict[str, Any]:
     return {
-        "responses_create_params": {"input": [{"role": "user", "content": prompt(task, instructions, header)}],
-                                    "tools": []},
+        "responses_create_params": {
+            "input": [{"role": "user", "content": prompt(task, instructions, header)}],
+            "tools": [],
+        },
         "id": row_id,
         "topic": topic,
         "instructions": instructions,
@@ -191,8 +232,9 @@ def split_rows(seed: int, sizes: dict[str, int]) -> dict[str, list[dict[str, Any
         while len(rows) < size:
             topic = rng.choice(TOPICS)
             task = rng.choice(FORMS).format(topic[0])
-            candidate = row(f"{split}-{len(rows):04d}", task, topic[0], make_instructions(rng, topic),
-                            rng.choice(RULE_HEADERS))
+            candidate = row(
+                f"{split}-{len(rows):04d}", task, topic[0], make_instructions(rng, topic), rng.choice(RULE_HEADERS)
+            )
             text = candidate["responses_create_params"]["input"][0]["content"]
             if text not in seen:
                 seen.add(text)
@@ -204,31 +246,72 @@ def split_rows(seed: int, sizes: dict[str, int]) -> dict[str, list[dict[str, Any
 # ------------------------------------------------------------------------------------------ example rows
 # (task, topic, instructions, what the scripted model does, and the reward it earns: see the README)
 EXAMPLES: list[tuple[str, str, list[dict[str, Any]], list[dict[str, Any]], float]] = [
-    ("Write a short note to a friend about cycling to work.", "cycling to work",
-     [{"type": "lowercase"}, {"type": "include_keywords", "keywords": ["helmet", "traffic"]},
-      {"type": "max_words", "n": 60}, {"type": "end_phrase", "phrase": "see you on the road."}],
-     [{"say": "hi sam! i started cycling to work last month. the traffic is calmer than i feared and my helmet "
-              "finally fits. i arrive awake and happy. you should try it too. see you on the road."}], 1.0),
-    ("Write practical advice for a beginner about baking bread at home.", "baking bread at home",
-     [{"type": "bullet_count", "n": 3}, {"type": "no_commas"}, {"type": "forbidden_words", "words": ["easy"]}],
-     [{"say": "Three tips for your first loaf:\n* Weigh the flour instead of using cups.\n- Let the dough rise "
-              "somewhere warm until it doubles.\n* Bake until the crust sounds hollow when tapped."}], 1.0),
-    ("Write a short speech for a community meeting about protecting coral reefs.", "protecting coral reefs",
-     [{"type": "uppercase"}, {"type": "min_words", "n": 30}, {"type": "title"}],
-     [{"say": "<<SAVE OUR REEFS>>\nFRIENDS AND NEIGHBOURS, THE REEFS OFF OUR COAST ARE BLEACHING AS THE OCEAN "
-              "WARMS. EVERY BOAT THAT ANCHORS WITH CARE AND EVERY DIVER WHO LOOKS BUT DOES NOT TOUCH HELPS THE "
-              "FISH AND THE CORAL RECOVER. LET US ACT TOGETHER NOW."}], 1.0),
-    ("Write a letter to a friend about starting a vegetable garden.", "starting a vegetable garden",
-     [{"type": "start_phrase", "phrase": "Dear reader"}, {"type": "paragraph_count", "n": 2},
-      {"type": "keyword_frequency", "keyword": "soil", "n": 2}],
-     [{"think": "Two paragraphs with a blank line between them; say soil twice.",
-       "say": "Dear reader, this spring I finally dug a small vegetable bed behind the house.\n\nThe soil was "
-              "heavy clay, so I mixed in compost until the soil crumbled in my hand. The tomatoes love it."}],
-     1.0),
-    ("Write a short essay on why public libraries matter.", "why public libraries matter",
-     [{"type": "min_words", "n": 50}, {"type": "include_keywords", "keywords": ["library"]},
-      {"type": "no_commas"}],
-     [{"say": "Libraries are nice, I guess."}], 0.0),
+    (
+        "Write a short note to a friend about cycling to work.",
+        "cycling to work",
+        [
+            {"type": "lowercase"},
+            {"type": "include_keywords", "keywords": ["helmet", "traffic"]},
+            {"type": "max_words", "n": 60},
+            {"type": "end_phrase", "phrase": "see you on the road."},
+        ],
+        [
+            {
+                "say": "hi sam! i started cycling to work last month. the traffic is calmer than i feared and my "
+                "helmet finally fits. i arrive awake and happy. you should try it too. see you on the road."
+            }
+        ],
+        1.0,
+    ),
+    (
+        "Write practical advice for a beginner about baking bread at home.",
+        "baking bread at home",
+        [{"type": "bullet_count", "n": 3}, {"type": "no_commas"}, {"type": "forbidden_words", "words": ["easy"]}],
+        [
+            {
+                "say": "Three tips for your first loaf:\n* Weigh the flour instead of using cups.\n- Let the dough "
+                "rise somewhere warm until it doubles.\n* Bake until the crust sounds hollow when tapped."
+            }
+        ],
+        1.0,
+    ),
+    (
+        "Write a short speech for a community meeting about protecting coral reefs.",
+        "protecting coral reefs",
+        [{"type": "uppercase"}, {"type": "min_words", "n": 30}, {"type": "title"}],
+        [
+            {
+                "say": "<<SAVE OUR REEFS>>\nFRIENDS AND NEIGHBOURS, THE REEFS OFF OUR COAST ARE BLEACHING AS THE OCEAN "
+                "WARMS. EVERY BOAT THAT ANCHORS WITH CARE AND EVERY DIVER WHO LOOKS BUT DOES NOT TOUCH HELPS THE "
+                "FISH AND THE CORAL RECOVER. LET US ACT TOGETHER NOW."
+            }
+        ],
+        1.0,
+    ),
+    (
+        "Write a letter to a friend about starting a vegetable garden.",
+        "starting a vegetable garden",
+        [
+            {"type": "start_phrase", "phrase": "Dear reader"},
+            {"type": "paragraph_count", "n": 2},
+            {"type": "keyword_frequency", "keyword": "soil", "n": 2},
+        ],
+        [
+            {
+                "think": "Two paragraphs with a blank line between them; say soil twice.",
+                "say": "Dear reader, this spring I finally dug a small vegetable bed behind the house.\n\nThe soil was "
+                "heavy clay, so I mixed in compost until the soil crumbled in my hand. The tomatoes love it.",
+            }
+        ],
+        1.0,
+    ),
+    (
+        "Write a short essay on why public libraries matter.",
+        "why public libraries matter",
+        [{"type": "min_words", "n": 50}, {"type": "include_keywords", "keywords": ["library"]}, {"type": "no_commas"}],
+        [{"say": "Libraries are nice, I guess."}],
+        0.0,
+    ),
 ]
 
 

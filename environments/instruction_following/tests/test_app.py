@@ -43,75 +43,87 @@ def answering(row: dict[str, Any], text: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ the checkers, one by one
 
 
-@pytest.mark.parametrize(("instruction", "text", "ok"), [
-    ({"type": "min_words", "n": 3}, "one two three", True),
-    ({"type": "min_words", "n": 3}, "one two", False),
-    ({"type": "max_words", "n": 3}, "don't well-known it\u2019s", True),  # inner apostrophes and hyphens join
-    ({"type": "min_words", "n": 3}, "* - , . ! two words", False),  # punctuation and bullets are not words
-    ({"type": "max_words", "n": 3}, "one two three", True),
-    ({"type": "max_words", "n": 3}, "one two three four", False),
-    ({"type": "max_words", "n": 3}, "snake_case counts twice", False),
-    ({"type": "include_keywords", "keywords": ["helmet", "solar panel"]}, "A HELMET and a Solar\n panel.", True),
-    ({"type": "include_keywords", "keywords": ["helmet", "traffic"]}, "A helmet in the trafficjam.", False),
-    ({"type": "include_keywords", "keywords": ["library"]}, "Libraries are nice.", False),  # whole words only
-    ({"type": "forbidden_words", "words": ["bike", "very"]}, "I cycle; bikes are everywhere.", True),
-    ({"type": "forbidden_words", "words": ["bike", "very"]}, "It was Very good.", False),
-    ({"type": "keyword_frequency", "keyword": "soil", "n": 2}, "Soil, soil-based? SOIL!", True),
-    ({"type": "keyword_frequency", "keyword": "soil", "n": 2}, "soil and topsoil and subsoil", False),
-    ({"type": "bullet_count", "n": 2}, "Intro\n* one\n  - two\nend", True),
-    ({"type": "bullet_count", "n": 2}, "* one\n* two\n* three", False),
-    ({"type": "bullet_count", "n": 2}, "**bold** one\n*two\n-three\n* four\n- five", True),
-    ({"type": "bullet_count", "n": 0}, "no bullets at all", True),
-    ({"type": "lowercase"}, "all lower case, 42 times.", True),
-    ({"type": "lowercase"}, "all lower case but One", False),
-    ({"type": "lowercase"}, "42 1984", False),  # no letters: nothing is lowercase
-    ({"type": "uppercase"}, "<<TITLE>>\nALL CAPS, 42 TIMES.", True),
-    ({"type": "uppercase"}, "ALL CAPS but one", False),
-    ({"type": "start_phrase", "phrase": "Dear reader"}, "\n  Dear reader, hello.", True),
-    ({"type": "start_phrase", "phrase": "Dear reader"}, "dear reader, hello.", False),
-    ({"type": "start_phrase", "phrase": "Dear reader"}, "Hello. Dear reader", False),
-    ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Bye. Thanks for reading.\n\n", True),
-    ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Bye. Thanks for reading!", False),
-    ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Thanks for reading. Bye.", False),
-    ({"type": "paragraph_count", "n": 2}, "One para\nstill one.\n\n  \n\nTwo.\n", True),
-    ({"type": "paragraph_count", "n": 2}, "One.\nStill one.", False),
-    ({"type": "paragraph_count", "n": 2}, "One.\n\nTwo.\n\nThree.", False),
-    ({"type": "no_commas"}, "No commas here; none at all.", True),
-    ({"type": "no_commas"}, "One, two.", False),
-    ({"type": "no_commas"}, "One\uff0ctwo.", False),  # a full-width comma is a comma
-    ({"type": "title"}, "<<My Title>>\nBody.", True),
-    ({"type": "title"}, "My <<title>> inline", True),
-    ({"type": "title"}, "<< >> and <my title>", False),
-])
+@pytest.mark.parametrize(
+    ("instruction", "text", "ok"),
+    [
+        ({"type": "min_words", "n": 3}, "one two three", True),
+        ({"type": "min_words", "n": 3}, "one two", False),
+        ({"type": "max_words", "n": 3}, "don't well-known it\u2019s", True),  # inner apostrophes and hyphens join
+        ({"type": "min_words", "n": 3}, "* - , . ! two words", False),  # punctuation and bullets are not words
+        ({"type": "max_words", "n": 3}, "one two three", True),
+        ({"type": "max_words", "n": 3}, "one two three four", False),
+        ({"type": "max_words", "n": 3}, "snake_case counts twice", False),
+        ({"type": "include_keywords", "keywords": ["helmet", "solar panel"]}, "A HELMET and a Solar\n panel.", True),
+        ({"type": "include_keywords", "keywords": ["helmet", "traffic"]}, "A helmet in the trafficjam.", False),
+        ({"type": "include_keywords", "keywords": ["library"]}, "Libraries are nice.", False),  # whole words only
+        ({"type": "forbidden_words", "words": ["bike", "very"]}, "I cycle; bikes are everywhere.", True),
+        ({"type": "forbidden_words", "words": ["bike", "very"]}, "It was Very good.", False),
+        ({"type": "keyword_frequency", "keyword": "soil", "n": 2}, "Soil, soil-based? SOIL!", True),
+        ({"type": "keyword_frequency", "keyword": "soil", "n": 2}, "soil and topsoil and subsoil", False),
+        ({"type": "bullet_count", "n": 2}, "Intro\n* one\n  - two\nend", True),
+        ({"type": "bullet_count", "n": 2}, "* one\n* two\n* three", False),
+        ({"type": "bullet_count", "n": 2}, "**bold** one\n*two\n-three\n* four\n- five", True),
+        ({"type": "bullet_count", "n": 0}, "no bullets at all", True),
+        ({"type": "lowercase"}, "all lower case, 42 times.", True),
+        ({"type": "lowercase"}, "all lower case but One", False),
+        ({"type": "lowercase"}, "42 1984", False),  # no letters: nothing is lowercase
+        ({"type": "uppercase"}, "<<TITLE>>\nALL CAPS, 42 TIMES.", True),
+        ({"type": "uppercase"}, "ALL CAPS but one", False),
+        ({"type": "start_phrase", "phrase": "Dear reader"}, "\n  Dear reader, hello.", True),
+        ({"type": "start_phrase", "phrase": "Dear reader"}, "dear reader, hello.", False),
+        ({"type": "start_phrase", "phrase": "Dear reader"}, "Hello. Dear reader", False),
+        ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Bye. Thanks for reading.\n\n", True),
+        ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Bye. Thanks for reading!", False),
+        ({"type": "end_phrase", "phrase": "Thanks for reading."}, "Thanks for reading. Bye.", False),
+        ({"type": "paragraph_count", "n": 2}, "One para\nstill one.\n\n  \n\nTwo.\n", True),
+        ({"type": "paragraph_count", "n": 2}, "One.\nStill one.", False),
+        ({"type": "paragraph_count", "n": 2}, "One.\n\nTwo.\n\nThree.", False),
+        ({"type": "no_commas"}, "No commas here; none at all.", True),
+        ({"type": "no_commas"}, "One, two.", False),
+        ({"type": "no_commas"}, "One\uff0ctwo.", False),  # a full-width comma is a comma
+        ({"type": "title"}, "<<My Title>>\nBody.", True),
+        ({"type": "title"}, "My <<title>> inline", True),
+        ({"type": "title"}, "<< >> and <my title>", False),
+    ],
+)
 def test_each_checker(instruction: dict[str, Any], text: str, ok: bool) -> None:
     checks.validate(instruction)
     assert checks.check(instruction, text) is ok
 
 
-@pytest.mark.parametrize("instruction", [
-    {"type": "max_words", "n": 100}, {"type": "forbidden_words", "words": ["bike"]}, {"type": "no_commas"},
-    {"type": "bullet_count", "n": 0}, {"type": "paragraph_count", "n": 0},
-])
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        {"type": "max_words", "n": 100},
+        {"type": "forbidden_words", "words": ["bike"]},
+        {"type": "no_commas"},
+        {"type": "bullet_count", "n": 0},
+        {"type": "paragraph_count", "n": 0},
+    ],
+)
 @pytest.mark.parametrize("text", ["", "   \n\t", "* - ... !!!"])
 def test_a_response_without_words_follows_nothing(instruction: dict[str, Any], text: str) -> None:
     assert checks.check(instruction, text) is False
 
 
-@pytest.mark.parametrize(("instruction", "why"), [
-    ({"type": "min_chars", "n": 5}, "unknown instruction 'min_chars'"),
-    ({"n": 5}, "unknown instruction None"),
-    ("min_words", "unknown instruction 'min_words'"),
-    ({"type": "min_words"}, "min_words takes ['n'], got []"),
-    ({"type": "min_words", "n": 5, "m": 1}, "min_words takes ['n'], got ['m', 'n']"),
-    ({"type": "lowercase", "n": 1}, "lowercase takes no parameters"),
-    ({"type": "min_words", "n": "50"}, "must be a whole number"),
-    ({"type": "min_words", "n": True}, "must be a whole number"),
-    ({"type": "min_words", "n": -1}, "must be a whole number"),
-    ({"type": "end_phrase", "phrase": "  "}, "must be a non-empty string"),
-    ({"type": "include_keywords", "keywords": []}, "non-empty list"),
-    ({"type": "include_keywords", "keywords": "helmet"}, "non-empty list"),
-    ({"type": "forbidden_words", "words": ["ok", 3]}, "non-empty list"),
-])
+@pytest.mark.parametrize(
+    ("instruction", "why"),
+    [
+        ({"type": "min_chars", "n": 5}, "unknown instruction 'min_chars'"),
+        ({"n": 5}, "unknown instruction None"),
+        ("min_words", "unknown instruction 'min_words'"),
+        ({"type": "min_words"}, "min_words takes ['n'], got []"),
+        ({"type": "min_words", "n": 5, "m": 1}, "min_words takes ['n'], got ['m', 'n']"),
+        ({"type": "lowercase", "n": 1}, "lowercase takes no parameters"),
+        ({"type": "min_words", "n": "50"}, "must be a whole number"),
+        ({"type": "min_words", "n": True}, "must be a whole number"),
+        ({"type": "min_words", "n": -1}, "must be a whole number"),
+        ({"type": "end_phrase", "phrase": "  "}, "must be a non-empty string"),
+        ({"type": "include_keywords", "keywords": []}, "non-empty list"),
+        ({"type": "include_keywords", "keywords": "helmet"}, "non-empty list"),
+        ({"type": "forbidden_words", "words": ["ok", 3]}, "non-empty list"),
+    ],
+)
 def test_validate_refuses_unknown_or_malformed_instructions(instruction: Any, why: str) -> None:
     with pytest.raises(ValueError, match=why.replace("[", r"\[").replace("]", r"\]")):
         checks.validate(instruction)
@@ -121,8 +133,10 @@ def test_every_type_is_described_with_its_parameters() -> None:
     rows = [row for split in SPLITS.values() for row in split]
     seen = {instruction["type"] for row in rows for instruction in row["instructions"]}
     assert seen == set(checks.INSTRUCTIONS), "every instruction type appears in the data"
-    assert checks.describe({"type": "include_keywords", "keywords": ["a", "b", "c"]}) == \
-        'Include the words "a", "b" and "c".'
+    assert (
+        checks.describe({"type": "include_keywords", "keywords": ["a", "b", "c"]})
+        == 'Include the words "a", "b" and "c".'
+    )
     assert checks.describe({"type": "forbidden_words", "words": ["bike"]}) == 'Do not use the word "bike" anywhere.'
 
 
@@ -130,18 +144,30 @@ def test_every_type_is_described_with_its_parameters() -> None:
 
 
 def test_the_reward_is_the_fraction_followed_with_per_type_metrics() -> None:
-    instructions = [{"type": "lowercase"}, {"type": "min_words", "n": 4}, {"type": "no_commas"},
-                    {"type": "forbidden_words", "words": ["very"]}]
+    instructions = [
+        {"type": "lowercase"},
+        {"type": "min_words", "n": 4},
+        {"type": "no_commas"},
+        {"type": "forbidden_words", "words": ["very"]},
+    ]
     assert APP.score("a very short answer, lowercase", instructions) == {
-        "reward": 0.5, "strict_all": 0.0, "followed": [True, True, False, False],
-        "pass_forbidden_words": 0.0, "pass_lowercase": 1.0, "pass_min_words": 1.0, "pass_no_commas": 0.0}
+        "reward": 0.5,
+        "strict_all": 0.0,
+        "followed": [True, True, False, False],
+        "pass_forbidden_words": 0.0,
+        "pass_lowercase": 1.0,
+        "pass_min_words": 1.0,
+        "pass_no_commas": 0.0,
+    }
     assert APP.score("a short answer in lowercase", instructions)["reward"] == 1.0
     assert APP.score("", instructions)["reward"] == 0.0
 
 
 def test_a_type_given_twice_passes_only_if_both_do() -> None:
-    instructions = [{"type": "include_keywords", "keywords": ["tea"]},
-                    {"type": "include_keywords", "keywords": ["jam"]}]
+    instructions = [
+        {"type": "include_keywords", "keywords": ["tea"]},
+        {"type": "include_keywords", "keywords": ["jam"]},
+    ]
     result = APP.score("tea and toast", instructions)
     assert (result["reward"], result["pass_include_keywords"]) == (0.5, 0.0)
 
@@ -205,16 +231,18 @@ def test_every_row_is_valid_and_can_be_followed(split: str) -> None:
 
 
 def test_train_and_validation_prompts_are_distinct_and_disjoint() -> None:
-    prompts = {split: [row["responses_create_params"]["input"][0]["content"] for row in rows]
-               for split, rows in SPLITS.items()}
+    prompts = {
+        split: [row["responses_create_params"]["input"][0]["content"] for row in rows] for split, rows in SPLITS.items()
+    }
     assert len(set(prompts["train"])) == len(prompts["train"])
     assert len(set(prompts["validation"])) == len(prompts["validation"])
     assert not set(prompts["train"]) & set(prompts["validation"])
 
 
 def test_the_generator_writes_the_committed_files_byte_for_byte(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
     for split in SPLITS:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes(), split
 
@@ -257,16 +285,20 @@ def test_a_model_that_ends_on_a_tool_call_earns_0(env: EnvironmentStack) -> None
 # ------------------------------------------------------------------ bad rows and bodies
 
 
-@pytest.mark.parametrize(("instructions", "why"), [
-    (None, "instructions: Field required"),
-    ([], "instructions: List should have at least 1 item"),
-    ("lowercase", "instructions: Input should be a valid list"),
-    (["lowercase"], "instructions.0: Input should be a valid dictionary"),
-    ([{"type": "lowercase"}, {"type": "rhymes"}], "instructions[1]: unknown instruction 'rhymes'"),
-    ([{"type": "min_words", "n": "many"}], "instructions[0]: min_words.n must be a whole number"),
-])
-def test_a_row_with_bad_instructions_is_refused_before_the_episode(env: EnvironmentStack, instructions: Any,
-                                                                   why: str) -> None:
+@pytest.mark.parametrize(
+    ("instructions", "why"),
+    [
+        (None, "instructions: Field required"),
+        ([], "instructions: List should have at least 1 item"),
+        ("lowercase", "instructions: Input should be a valid list"),
+        (["lowercase"], "instructions.0: Input should be a valid dictionary"),
+        ([{"type": "lowercase"}, {"type": "rhymes"}], "instructions[1]: unknown instruction 'rhymes'"),
+        ([{"type": "min_words", "n": "many"}], "instructions[0]: min_words.n must be a whole number"),
+    ],
+)
+def test_a_row_with_bad_instructions_is_refused_before_the_episode(
+    env: EnvironmentStack, instructions: Any, why: str
+) -> None:
     row = {key: value for key, value in ROWS[0].items() if key != "instructions"}
     if instructions is not None:
         row["instructions"] = instructions

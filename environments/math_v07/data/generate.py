@@ -24,11 +24,37 @@ from typing import Any
 SEED = 20250607
 SIZES = {"train": 1000, "validation": 200}
 KINDS = ("arithmetic", "linear_equation", "fraction", "word_problem")
-INSTRUCTION = ("Solve the problem. Think step by step, then give the final answer as an exact number "
-               "(an integer or a fraction such as -5/2, not a rounded decimal) inside \\boxed{}, "
-               "for example \\boxed{-5/2}.")
-NAMES = ("Ana", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko", "Liam",
-         "Maya", "Nikhil", "Olga", "Pablo", "Quinn", "Rosa", "Sami", "Tariq", "Uma", "Vera", "Wen", "Yusuf")
+INSTRUCTION = (
+    "Solve the problem. Think step by step, then give the final answer as an exact number "
+    "(an integer or a fraction such as -5/2, not a rounded decimal) inside \\boxed{}, "
+    "for example \\boxed{-5/2}."
+)
+NAMES = (
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Keiko",
+    "Liam",
+    "Maya",
+    "Nikhil",
+    "Olga",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tariq",
+    "Uma",
+    "Vera",
+    "Wen",
+    "Yusuf",
+)
 
 ANY_NAME = re.compile(r"\b(?:" + "|".join(NAMES) + r")\b")
 Problem = tuple[str, Fraction]  # (the problem's text, its exact answer)
@@ -99,7 +125,10 @@ def linear_equation(rng: random.Random, difficulty: int) -> Problem:
 
 
 OPERATIONS: dict[str, Callable[[Fraction, Fraction], Fraction]] = {
-    "+": Fraction.__add__, "-": Fraction.__sub__, "*": Fraction.__mul__, "/": Fraction.__truediv__,
+    "+": Fraction.__add__,
+    "-": Fraction.__sub__,
+    "*": Fraction.__mul__,
+    "/": Fraction.__truediv__,
 }
 
 
@@ -139,59 +168,72 @@ def fraction(rng: random.Random, difficulty: int) -> Problem:
 def _shopping(rng: random.Random, name: str) -> Problem:
     price_a, price_b, count_a, count_b = rng.randint(2, 9), rng.randint(2, 15), rng.randint(2, 8), rng.randint(1, 6)
     paid = (count_a * price_a + count_b * price_b) // 10 * 10 + 10 * rng.randint(1, 3)
-    text = (f"A notebook costs ${price_a} and a box of pens costs ${price_b}. {name} buys {count_a} notebooks and "
-            f"{count_b} boxes of pens, and pays with ${paid}. How many dollars of change does {name} get?")
+    text = (
+        f"A notebook costs ${price_a} and a box of pens costs ${price_b}. {name} buys {count_a} notebooks and "
+        f"{count_b} boxes of pens, and pays with ${paid}. How many dollars of change does {name} get?"
+    )
     return text, Fraction(paid - count_a * price_a - count_b * price_b)
 
 
 def _sharing(rng: random.Random, name: str) -> Problem:
     boxes, per_box, eaten = rng.randint(3, 12), rng.randint(4, 15), rng.randint(1, 9)
-    text = (f"{name} baked {boxes * per_box + eaten} cookies, ate {eaten} of them, and packed the rest equally "
-            f"into {boxes} boxes. How many cookies are in each box?")
+    text = (
+        f"{name} baked {boxes * per_box + eaten} cookies, ate {eaten} of them, and packed the rest equally "
+        f"into {boxes} boxes. How many cookies are in each box?"
+    )
     return text, Fraction(per_box)
 
 
 def _travel(rng: random.Random, name: str) -> Problem:
     speed, distance = rng.choice([40, 45, 48, 50, 60, 64, 72, 80, 90]), rng.randint(30, 400)
-    text = (f"{name} drives {distance} km at a steady {speed} km per hour. How many hours does the trip take? "
-            "Give the exact number of hours.")
+    text = (
+        f"{name} drives {distance} km at a steady {speed} km per hour. How many hours does the trip take? "
+        "Give the exact number of hours."
+    )
     return text, Fraction(distance, speed)
 
 
 def _ages(rng: random.Random, name: str) -> Problem:
     child, factor, years = rng.randint(3, 15), rng.randint(2, 5), rng.randint(2, 10)
     total = child * (factor + 1) + 2 * years
-    text = (f"{name} is {factor} times as old as a younger cousin. In {years} years, the sum of their ages will be "
-            f"{total}. How old is {name} now?")
+    text = (
+        f"{name} is {factor} times as old as a younger cousin. In {years} years, the sum of their ages will be "
+        f"{total}. How old is {name} now?"
+    )
     return text, Fraction(child * factor)
 
 
 def _discount(rng: random.Random, name: str) -> Problem:
     price, percent = 20 * rng.randint(1, 30), rng.choice([10, 15, 20, 25, 30, 40, 50, 75])
-    text = (f"A jacket costs ${price}. {name} buys it in a sale at {percent}% off. How many dollars does {name} "
-            "pay?")
+    text = f"A jacket costs ${price}. {name} buys it in a sale at {percent}% off. How many dollars does {name} pay?"
     return text, Fraction(price * (100 - percent), 100)
 
 
 def _part_of(rng: random.Random, name: str) -> Problem:
     denominator = rng.randint(3, 8)
     part, total = Fraction(rng.randint(1, denominator - 1), denominator), denominator * rng.randint(3, 12)
-    text = (f"{name}'s class has {total} students, and {answer_text(part)} of them walk to school. How many students "
-            "do not walk to school?")
+    text = (
+        f"{name}'s class has {total} students, and {answer_text(part)} of them walk to school. How many students "
+        "do not walk to school?"
+    )
     return text, total - part * total
 
 
 def _savings(rng: random.Random, name: str) -> Problem:
     weekly, start, weeks = rng.randint(5, 40), rng.randint(0, 100), rng.randint(2, 20)
-    text = (f"{name} has ${start} and saves ${weekly} every week. After how many weeks will {name} have exactly "
-            f"${start + weekly * weeks}?")
+    text = (
+        f"{name} has ${start} and saves ${weekly} every week. After how many weeks will {name} have exactly "
+        f"${start + weekly * weeks}?"
+    )
     return text, Fraction(weeks)
 
 
 def _rate(rng: random.Random, name: str) -> Problem:
     per_minute, litres = rng.randint(3, 16), rng.randint(20, 300)
-    text = (f"A tap fills a tank at {per_minute} litres per minute. {name} needs {litres} litres. How many minutes "
-            "does it take? Give the exact number of minutes.")
+    text = (
+        f"A tap fills a tank at {per_minute} litres per minute. {name} needs {litres} litres. How many minutes "
+        "does it take? Give the exact number of minutes."
+    )
     return text, Fraction(litres, per_minute)
 
 
@@ -207,21 +249,30 @@ def word_problem(rng: random.Random, difficulty: int) -> Problem:
 
 
 GENERATORS: dict[str, Callable[[random.Random, int], Problem]] = {
-    "arithmetic": arithmetic, "linear_equation": linear_equation, "fraction": fraction, "word_problem": word_problem,
+    "arithmetic": arithmetic,
+    "linear_equation": linear_equation,
+    "fraction": fraction,
+    "word_problem": word_problem,
 }
 
 
 # ------------------------------------------------------------------ rows
 
 
-def row(index: int, kind: str, difficulty: int, problem: Problem, script: list[dict[str, Any]] | None = None
-        ) -> dict[str, Any]:
+def row(
+    index: int, kind: str, difficulty: int, problem: Problem, script: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     text, answer = problem
     params: dict[str, Any] = {"input": [{"role": "user", "content": f"{text}\n\n{INSTRUCTION}"}], "tools": []}
     if script is not None:
         params["metadata"] = {"gymbox_script": json.dumps(script, separators=(",", ":"))}
-    return {"responses_create_params": params, "id": index, "problem_type": kind, "difficulty": difficulty,
-            "expected_answer": answer_text(answer)}
+    return {
+        "responses_create_params": params,
+        "id": index,
+        "problem_type": kind,
+        "difficulty": difficulty,
+        "expected_answer": answer_text(answer),
+    }
 
 
 def latex(value: Fraction) -> str:
@@ -250,14 +301,23 @@ def example_rows(rng: random.Random, unique: Callable[[Problem], bool]) -> list[
     double = product[1]
     scripts = [
         [{"say": f"Working it out step by step gives {answer_text(sum_[1])}.\n\n\\boxed{{{answer_text(sum_[1])}}}"}],
-        [{"think": "Expand both sides, collect the x terms, divide.",
-          "say": f"So x = {latex(equation[1])}, that is \\boxed{{x = {latex(equation[1])}}}."}],
+        [
+            {
+                "think": "Expand both sides, collect the x terms, divide.",
+                "say": f"So x = {latex(equation[1])}, that is \\boxed{{x = {latex(equation[1])}}}.",
+            }
+        ],
         [{"say": f"Before simplifying: \\boxed{{{2 * double.numerator}/{2 * double.denominator}}}"}],
         [{"say": f"Each box holds {story[1]} cookies."}],
         [{"say": f"Add the tops and add the bottoms: \\boxed{{{answer_text(mediant)}}}"}],
     ]
-    problems = [("arithmetic", 2, sum_), ("linear_equation", 3, equation), ("fraction", 2, product),
-                ("word_problem", 1, story), ("fraction", 1, addition)]
+    problems = [
+        ("arithmetic", 2, sum_),
+        ("linear_equation", 3, equation),
+        ("fraction", 2, product),
+        ("word_problem", 1, story),
+        ("fraction", 1, addition),
+    ]
     return [row(i, kind, difficulty, problem, scripts[i]) for i, (kind, difficulty, problem) in enumerate(problems)]
 
 

@@ -46,8 +46,10 @@ HAS_MATH_VERIFY = importlib.util.find_spec("math_verify") is not None
 INSTALLED = version("math-verify") if HAS_MATH_VERIFY else None
 IN_IMAGE = ENV_DIR == Path("/srv/environments", ENV_DIR.name)  # where the Dockerfile puts this folder
 needs_math_verify = pytest.mark.skipif(
-    not HAS_MATH_VERIFY, reason="math-verify is not installed on this host (requirements.txt is installed in the "
-    f"environment's image only): `gymbox test-env {ENV_DIR.name}` runs the grading tests")
+    not HAS_MATH_VERIFY,
+    reason="math-verify is not installed on this host (requirements.txt is installed in the "
+    f"environment's image only): `gymbox test-env {ENV_DIR.name}` runs the grading tests",
+)
 Rollout = Callable[[dict[str, Any]], dict[str, Any]]
 
 env, rollout, episode = environment_fixtures(ENV_DIR)
@@ -72,11 +74,13 @@ def text(answer: str) -> list[dict[str, Any]]:
 
 
 def test_the_generator_writes_the_committed_files_byte_for_byte(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
     for split in ("example", "train", "validation"):
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes(), (
-            f"data/{split}.jsonl is not what data/generate.py writes: run it and commit the result")
+            f"data/{split}.jsonl is not what data/generate.py writes: run it and commit the result"
+        )
 
 
 @pytest.mark.parametrize(("split", "size"), [("example", 5), ("train", 1000), ("validation", 200)])
@@ -98,8 +102,10 @@ def test_each_dataset_has_its_size_and_valid_rows(split: str, size: int) -> None
 
 
 def test_no_prompt_is_in_two_rows() -> None:
-    prompts = {split: [row["responses_create_params"]["input"][0]["content"]
-                       for row in read_rows(DATA / f"{split}.jsonl")] for split in ("example", "train", "validation")}
+    prompts = {
+        split: [row["responses_create_params"]["input"][0]["content"] for row in read_rows(DATA / f"{split}.jsonl")]
+        for split in ("example", "train", "validation")
+    }
     every = [prompt for rows in prompts.values() for prompt in rows]
     assert len(set(every)) == len(every)
     assert not set(prompts["train"]) & set(prompts["validation"])
@@ -154,11 +160,15 @@ def test_math_verify_is_the_pinned_release() -> None:
     assert PINNED, "requirements.txt must pin math-verify==X.Y.Z"
     assert PINNED[1].startswith(f"{SERIES}."), f"requirements.txt pins math-verify {PINNED[1]}, not {SERIES}.x"
     if INSTALLED is None and not IN_IMAGE:
-        pytest.skip(f"math-verify is not installed on this host; the image of {ENV_DIR.name} installs "
-                    f"{PINNED[1]}: run `gymbox test-env {ENV_DIR.name}`")
+        pytest.skip(
+            f"math-verify is not installed on this host; the image of {ENV_DIR.name} installs "
+            f"{PINNED[1]}: run `gymbox test-env {ENV_DIR.name}`"
+        )
     if INSTALLED != PINNED[1] and not IN_IMAGE:
-        pytest.skip(f"this host has math-verify {INSTALLED}; the image of {ENV_DIR.name} pins {PINNED[1]}: run "
-                    f"`gymbox test-env {ENV_DIR.name}`")
+        pytest.skip(
+            f"this host has math-verify {INSTALLED}; the image of {ENV_DIR.name} pins {PINNED[1]}: run "
+            f"`gymbox test-env {ENV_DIR.name}`"
+        )
     assert INSTALLED == PINNED[1]
     assert INSTALLED.startswith(f"{SERIES}.")
 
@@ -200,22 +210,37 @@ GOLD = {**ROWS[0], "expected_answer": "-5/2"}
 
 
 @needs_math_verify
-@pytest.mark.parametrize("answer", [
-    "\\boxed{-5/2}", "\\boxed{-\\frac{5}{2}}", "\\boxed{-2.5}", "so \\boxed{x = -\\dfrac{5}{2}}.",
-    "\\boxed{-10/4}", "x is -2.5", "First I got 3, then fixed it. The final answer is $-\\frac{5}{2}$",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "\\boxed{-5/2}",
+        "\\boxed{-\\frac{5}{2}}",
+        "\\boxed{-2.5}",
+        "so \\boxed{x = -\\dfrac{5}{2}}.",
+        "\\boxed{-10/4}",
+        "x is -2.5",
+        "First I got 3, then fixed it. The final answer is $-\\frac{5}{2}$",
+    ],
+)
 def test_an_equal_answer_in_any_form_earns_1(episode: httpx.Client, answer: str) -> None:
     result = episode.post("/verify", json=verify_body(GOLD, text(answer))).json()
     assert (result["reward"], result["answer_parsed"]) == (1.0, 1.0), result["extracted_answer"]
 
 
 @needs_math_verify
-@pytest.mark.parametrize("answer", [
-    "\\boxed{5/2}", "\\boxed{-2.4}", "\\boxed{-2}", "\\boxed{-5/2} and \\boxed{5/2}",
-    "-5/2 is tempting, but it is 7",
-    # Several boxes are read as one set of answers, which is not the one expected number: hedging earns 0.
-    "\\boxed{-5/2} at first, but really \\boxed{-3}", "\\boxed{3} was wrong; \\boxed{-5/2}",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "\\boxed{5/2}",
+        "\\boxed{-2.4}",
+        "\\boxed{-2}",
+        "\\boxed{-5/2} and \\boxed{5/2}",
+        "-5/2 is tempting, but it is 7",
+        # Several boxes are read as one set of answers, which is not the one expected number: hedging earns 0.
+        "\\boxed{-5/2} at first, but really \\boxed{-3}",
+        "\\boxed{3} was wrong; \\boxed{-5/2}",
+    ],
+)
 def test_a_different_answer_earns_0(episode: httpx.Client, answer: str) -> None:
     result = episode.post("/verify", json=verify_body(GOLD, text(answer))).json()
     assert result["reward"] == 0.0
@@ -223,8 +248,9 @@ def test_a_different_answer_earns_0(episode: httpx.Client, answer: str) -> None:
 
 
 @needs_math_verify
-@pytest.mark.parametrize("answer", ["", "   ", "I do not know.", "\\boxed{}", "\\boxed{x^}", "\\boxed{\\frac{}{}}",
-                                    "\\boxed{-5/2"])
+@pytest.mark.parametrize(
+    "answer", ["", "   ", "I do not know.", "\\boxed{}", "\\boxed{x^}", "\\boxed{\\frac{}{}}", "\\boxed{-5/2"]
+)
 def test_an_unparseable_or_empty_answer_earns_0_and_is_not_parsed(episode: httpx.Client, answer: str) -> None:
     result = episode.post("/verify", json=verify_body(GOLD, text(answer))).json()
     assert (result["reward"], result["answer_parsed"]) == (0.0, 0.0)
@@ -272,22 +298,28 @@ def test_a_worker_stuck_on_an_answer_is_killed_and_replaced() -> None:
 # ------------------------------------------------------------------ bad input and broken graders
 
 
-@pytest.mark.parametrize("content", [
-    [{"type": "output_text", "text": 42, "annotations": []}],  # not a string
-    "\\boxed{3}",  # a string where the API has a list of parts
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        [{"type": "output_text", "text": 42, "annotations": []}],  # not a string
+        "\\boxed{3}",  # a string where the API has a list of parts
+    ],
+)
 def test_a_response_of_the_wrong_type_answers_422(episode: httpx.Client, content: Any) -> None:
     answer = episode.post("/verify", json=verify_body(GOLD, content))
     assert answer.status_code == 422
     assert answer.json()["error"].startswith("invalid body for verify")
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"expected_answer": None}, "expected_answer"),
-    ({"expected_answer": 12}, "expected_answer"),
-    ({"expected_answer": ""}, "expected_answer"),
-    ({"difficulty": 9}, "difficulty"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"expected_answer": None}, "expected_answer"),
+        ({"expected_answer": 12}, "expected_answer"),
+        ({"expected_answer": ""}, "expected_answer"),
+        ({"difficulty": 9}, "difficulty"),
+    ],
+)
 def test_a_bad_row_is_refused_before_the_episode(env: EnvironmentStack, change: dict[str, Any], field: str) -> None:
     row = {key: value for key, value in {**ROWS[0], **change}.items() if value is not None}
     answer = env.client.post(f"{env.agent}/run", json=row)
@@ -303,11 +335,14 @@ def test_a_body_that_is_not_json_answers_400(episode: httpx.Client, route: str) 
     assert answer.json()["error"].startswith("request body is not valid JSON")
 
 
-@pytest.mark.parametrize(("script", "message"), [
-    ('import json; print(json.dumps({"ready": False, "error": "no math here"}))', "no math here"),
-    ("print('not json')", "grader worker failed: JSONDecodeError"),
-    ("import sys; sys.exit(3)", "exited (code 3)"),
-])
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ('import json; print(json.dumps({"ready": False, "error": "no math here"}))', "no math here"),
+        ("print('not json')", "grader worker failed: JSONDecodeError"),
+        ("import sys; sys.exit(3)", "exited (code 3)"),
+    ],
+)
 def test_a_broken_grader_raises_instead_of_scoring_0(tmp_path: Path, script: str, message: str) -> None:
     # verify answers 500, the agent 502 and the collector records an infra error: never a zero reward.
     (tmp_path / "grader.py").write_text(script)

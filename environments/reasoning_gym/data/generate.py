@@ -48,7 +48,10 @@ LICENSE = "Apache-2.0"
 def exact_value(expression: str) -> Fraction:
     """The value of an integer expression with + - * / and parentheses, `/` being true division."""
     ops: dict[type, Callable[[Fraction, Fraction], Fraction]] = {
-        ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+        ast.Add: operator.add,
+        ast.Sub: operator.sub,
+        ast.Mult: operator.mul,
+        ast.Div: operator.truediv,
     }
 
     def walk(node: ast.AST) -> Fraction:
@@ -99,8 +102,9 @@ def row(entry: dict[str, Any], row_id: int, script: list[dict[str, Any]] | None 
     if script is not None:
         params["metadata"] = {"gymbox_script": json.dumps(script, separators=(",", ":"))}
     # Through JSON once, so the metadata's tuples are lists as they will be read back.
-    task = json.loads(json.dumps({"question": entry["question"], "answer": entry["answer"],
-                                  "metadata": entry["metadata"]}))
+    task = json.loads(
+        json.dumps({"question": entry["question"], "answer": entry["answer"], "metadata": entry["metadata"]})
+    )
     return {"responses_create_params": params, "id": row_id, **task}
 
 
@@ -115,8 +119,12 @@ def round_robin(per_family: dict[str, list[dict[str, Any]]]) -> list[dict[str, A
 def example_script(family: str, answer: str) -> list[dict[str, Any]]:
     """What the scripted model answers on the example row of `family`: see the README's table."""
     if family == "basic_arithmetic":
-        return [{"think": "Multiplication and division first, then left to right.",
-                 "say": f"Evaluating the expression gives {answer}.\n<answer>{answer}</answer>"}]
+        return [
+            {
+                "think": "Multiplication and division first, then left to right.",
+                "say": f"Evaluating the expression gives {answer}.\n<answer>{answer}</answer>",
+            }
+        ]
     if family == "leg_counting":  # no tags: the whole message is the answer
         return [{"say": answer}]
     if family == "spell_backward":  # upper case: the family's scorer ignores case
@@ -142,8 +150,10 @@ def build(seen: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
         entries = round_robin({family: list(draw(family, SEEDS[split], count, seen)) for family in FAMILIES})
         files[split] = [row(entry, i) for i, entry in enumerate(entries)]
     examples = [next(draw(family, SEEDS["example"], 1, seen)) for family in EXAMPLE_FAMILIES]
-    files["example"] = [row(entry, i, example_script(entry["metadata"]["source_dataset"], entry["answer"]))
-                        for i, entry in enumerate(examples)]
+    files["example"] = [
+        row(entry, i, example_script(entry["metadata"]["source_dataset"], entry["answer"]))
+        for i, entry in enumerate(examples)
+    ]
     return files
 
 
@@ -163,8 +173,12 @@ def write(out: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
-                        help="folder to write example/train/validation.jsonl into (default: this script's)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent,
+        help="folder to write example/train/validation.jsonl into (default: this script's)",
+    )
     for path in write(parser.parse_args().out):
         print(f"wrote {path} ({sum(1 for _ in path.open(encoding='utf-8'))} rows)")  # noqa: T201
 

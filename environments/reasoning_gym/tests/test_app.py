@@ -34,8 +34,10 @@ APP = sys.modules[SERVER.__module__]
 ROWS = read_rows(DATA / "example.jsonl")
 SPLITS = {"train": read_rows(DATA / "train.jsonl"), "validation": read_rows(DATA / "validation.jsonl")}
 # One validation row of each family, for the verifier's checks.
-BY_FAMILY = {family: next(row for row in SPLITS["validation"] if row["metadata"]["source_dataset"] == family)
-             for family in APP.FAMILIES}
+BY_FAMILY = {
+    family: next(row for row in SPLITS["validation"] if row["metadata"]["source_dataset"] == family)
+    for family in APP.FAMILIES
+}
 # What each example row's scripted answer earns, and whether it used <answer> tags (see the README's table).
 EXAMPLE_REWARDS = {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 0.0}
 EXAMPLE_TAGGED = {0: True, 1: False, 2: True, 3: True, 4: True}
@@ -43,7 +45,8 @@ Rollout = Callable[..., dict[str, Any]]
 
 needs_reasoning_gym = pytest.mark.skipif(
     importlib.util.find_spec("reasoning_gym") is None,
-    reason="reasoning-gym is not installed here; `gymbox test-env reasoning_gym` runs these in the image")
+    reason="reasoning-gym is not installed here; `gymbox test-env reasoning_gym` runs these in the image",
+)
 
 env, rollout, episode = environment_fixtures(ENV_DIR)
 
@@ -93,14 +96,17 @@ def test_train_and_validation_are_valid_rows_for_real_models(split: str, size: i
         assert params["tools"] == []
         [message] = params["input"]
         assert message["content"].startswith(row["question"].rstrip())
-        assert message["content"].endswith("between <answer> and </answer> tags, for example "
-                                           "<answer>your answer</answer>.")
+        assert message["content"].endswith(
+            "between <answer> and </answer> tags, for example <answer>your answer</answer>."
+        )
         APP.ReasoningGymTask.model_validate(row)
 
 
 def test_no_prompt_is_in_two_files_or_twice_in_one() -> None:
-    prompts = {name: [row["responses_create_params"]["input"][0]["content"] for row in rows]
-               for name, rows in {**SPLITS, "example": ROWS}.items()}
+    prompts = {
+        name: [row["responses_create_params"]["input"][0]["content"] for row in rows]
+        for name, rows in {**SPLITS, "example": ROWS}.items()
+    }
     for texts in prompts.values():
         assert len(set(texts)) == len(texts)
     assert not set(prompts["train"]) & set(prompts["validation"])
@@ -109,8 +115,11 @@ def test_no_prompt_is_in_two_files_or_twice_in_one() -> None:
 
 def test_the_generator_draws_from_the_families_the_server_scores() -> None:
     source = ast.parse((DATA / "generate.py").read_text(encoding="utf-8"))
-    [families] = [ast.literal_eval(node.value) for node in source.body if isinstance(node, ast.Assign)
-                  and any(isinstance(t, ast.Name) and t.id == "FAMILIES" for t in node.targets)]
+    [families] = [
+        ast.literal_eval(node.value)
+        for node in source.body
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "FAMILIES" for t in node.targets)
+    ]
     assert families == APP.FAMILIES == tuple(APP.ReasoningGymConfig().families)
 
 
@@ -130,16 +139,19 @@ def test_the_generator_reproduces_the_committed_files_byte_for_byte(tmp_path: Pa
 # ------------------------------------------------------------------ answer extraction (no scorer needed)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("<answer>42</answer>", ("42", True)),
-    ("So 6 * 7 is\n<answer>\n  42 \n</answer>\n", ("42", True)),
-    ("<answer>41</answer> no wait, <ANSWER>42</ANSWER>", ("42", True)),  # the last one counts
-    ("<answer>a, b,\nc</answer>", ("a, b,\nc", True)),
-    ("<answer></answer>", ("", True)),
-    ("  42\n", ("42", False)),  # no tags: the whole message
-    ("<answer>42", ("<answer>42", False)),  # unclosed
-    ("", ("", False)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<answer>42</answer>", ("42", True)),
+        ("So 6 * 7 is\n<answer>\n  42 \n</answer>\n", ("42", True)),
+        ("<answer>41</answer> no wait, <ANSWER>42</ANSWER>", ("42", True)),  # the last one counts
+        ("<answer>a, b,\nc</answer>", ("a, b,\nc", True)),
+        ("<answer></answer>", ("", True)),
+        ("  42\n", ("42", False)),  # no tags: the whole message
+        ("<answer>42", ("<answer>42", False)),  # unclosed
+        ("", ("", False)),
+    ],
+)
 def test_extract_answer(text: str, expected: tuple[str, bool]) -> None:
     assert APP.extract_answer(text) == expected
 
@@ -147,17 +159,21 @@ def test_extract_answer(text: str, expected: tuple[str, bool]) -> None:
 # ------------------------------------------------------------------ rows refused before any scoring
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"metadata": {"source_dataset": "sudoku"}}, "metadata.source_dataset: 'sudoku' is not a family"),
-    ({"metadata": {"source_dataset": ""}}, "metadata.source_dataset:"),
-    ({"metadata": {"expression": "1 + 1"}}, "metadata.source_dataset: Field required"),
-    ({"metadata": "chain_sum"}, "metadata:"),
-    ({"metadata": None}, "metadata:"),
-    ({"answer": 7}, "answer: Input should be a valid string"),
-    ({"answer": ["-978"]}, "answer: Input should be a valid string"),
-])
-def test_a_row_of_the_wrong_shape_or_an_unknown_family_is_refused(env: EnvironmentStack, change: dict[str, Any],
-                                                                  field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"metadata": {"source_dataset": "sudoku"}}, "metadata.source_dataset: 'sudoku' is not a family"),
+        ({"metadata": {"source_dataset": ""}}, "metadata.source_dataset:"),
+        ({"metadata": {"expression": "1 + 1"}}, "metadata.source_dataset: Field required"),
+        ({"metadata": "chain_sum"}, "metadata:"),
+        ({"metadata": None}, "metadata:"),
+        ({"answer": 7}, "answer: Input should be a valid string"),
+        ({"answer": ["-978"]}, "answer: Input should be a valid string"),
+    ],
+)
+def test_a_row_of_the_wrong_shape_or_an_unknown_family_is_refused(
+    env: EnvironmentStack, change: dict[str, Any], field: str
+) -> None:
     assert field in refused(env, with_fields(ROWS[0], **change))
 
 
@@ -189,7 +205,8 @@ def test_each_example_row_earns_its_reward(rollout: Rollout, row: dict[str, Any]
     assert result["score_error"] == 0.0
     # the task fields travel through verify untouched
     assert {key: result[key] for key in ("id", "question", "answer", "metadata")} == {
-        key: row[key] for key in ("id", "question", "answer", "metadata")}
+        key: row[key] for key in ("id", "question", "answer", "metadata")
+    }
 
 
 # ------------------------------------------------------------------ the verifier
@@ -241,14 +258,17 @@ def test_an_untagged_answer_is_the_whole_final_message(rollout: Rollout) -> None
 
 
 @needs_reasoning_gym
-@pytest.mark.parametrize("text", [
-    "",  # empty
-    "I am not sure how to count these.",  # unparseable, no tags
-    "<answer></answer>",  # empty tags
-    "<answer>many legs</answer>",  # words where a number is due
-    '<answer>{"legs": 12}</answer>',  # the wrong type
-    "<answer>[12, 4]</answer>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # empty
+        "I am not sure how to count these.",  # unparseable, no tags
+        "<answer></answer>",  # empty tags
+        "<answer>many legs</answer>",  # words where a number is due
+        '<answer>{"legs": 12}</answer>',  # the wrong type
+        "<answer>[12, 4]</answer>",
+    ],
+)
 def test_unparseable_empty_or_wrongly_typed_answers_earn_0(rollout: Rollout, text: str) -> None:
     result = rollout(answering(BY_FAMILY["leg_counting"], text))
     assert result["reward"] == 0.0
@@ -258,8 +278,10 @@ def test_unparseable_empty_or_wrongly_typed_answers_earn_0(rollout: Rollout, tex
 @needs_reasoning_gym
 def test_a_call_to_a_tool_that_does_not_exist_gets_an_error_and_the_answer_still_counts(rollout: Rollout) -> None:
     row = BY_FAMILY["chain_sum"]
-    turns = ({"calls": [{"name": "calculator", "arguments": {"expression": "1 + 1"}}]},  # no such tool
-             {"say": f"<answer>{row['answer']}</answer>"})
+    turns = (
+        {"calls": [{"name": "calculator", "arguments": {"expression": "1 + 1"}}]},  # no such tool
+        {"say": f"<answer>{row['answer']}</answer>"},
+    )
     result = rollout(with_script(row, *turns))
     [output] = [item for item in result["response"]["output"] if item["type"] == "function_call_output"]
     # The model got an error back (gymbox's agent forwards a call to an unoffered tool when a row offers none,
@@ -271,8 +293,13 @@ def test_a_call_to_a_tool_that_does_not_exist_gets_an_error_and_the_answer_still
 @needs_reasoning_gym
 def test_verify_scores_a_response_posted_directly(episode: httpx.Client) -> None:
     row = BY_FAMILY["word_sorting"]
-    message = {"type": "message", "role": "assistant", "status": "completed", "id": "msg_1",
-               "content": [{"type": "output_text", "text": f"<answer>{row['answer']}</answer>", "annotations": []}]}
+    message = {
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "id": "msg_1",
+        "content": [{"type": "output_text", "text": f"<answer>{row['answer']}</answer>", "annotations": []}],
+    }
     answer = episode.post("/verify", json={**row, "response": {"output": [message]}})
     assert answer.status_code == 200, answer.text
     assert answer.json()["reward"] == 1.0
@@ -290,11 +317,15 @@ def test_metadata_the_scorer_cannot_read_is_refused(env: EnvironmentStack) -> No
 
 
 @needs_reasoning_gym
-@pytest.mark.parametrize(("family", "change"), [
-    ("word_sorting", {"sorted_words": "not, a, list"}),
-    ("word_sorting", {"sorted_words": ["zebra"]}),
-])
-def test_metadata_that_disagrees_with_the_answer_is_refused(env: EnvironmentStack, family: str,
-                                                            change: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("family", "change"),
+    [
+        ("word_sorting", {"sorted_words": "not, a, list"}),
+        ("word_sorting", {"sorted_words": ["zebra"]}),
+    ],
+)
+def test_metadata_that_disagrees_with_the_answer_is_refused(
+    env: EnvironmentStack, family: str, change: dict[str, Any]
+) -> None:
     row = BY_FAMILY[family]
     assert f"inconsistent for {family}" in refused(env, with_fields(row, metadata={**row["metadata"], **change}))

@@ -39,183 +39,502 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # tags (sample words), object / objects (a SUBOBJECTS key).
 
 SUBOBJECTS: dict[str, list[tuple[str, str, Any]]] = {
-    "person": [("first_name", "text", "Ada"), ("last_name", "text", "Moreau"), ("email", "email", None),
-               ("birth_year", "int", (1920, 2010))],
-    "address": [("street", "text", "12 Harbour Lane"), ("city", "text", "Lisbon"), ("postal_code", "code", ""),
-                ("country", "choice", ["PT", "FR", "DE", "ES", "IT", "NL", "IE", "SE"])],
+    "person": [
+        ("first_name", "text", "Ada"),
+        ("last_name", "text", "Moreau"),
+        ("email", "email", None),
+        ("birth_year", "int", (1920, 2010)),
+    ],
+    "address": [
+        ("street", "text", "12 Harbour Lane"),
+        ("city", "text", "Lisbon"),
+        ("postal_code", "code", ""),
+        ("country", "choice", ["PT", "FR", "DE", "ES", "IT", "NL", "IE", "SE"]),
+    ],
     "geo": [("latitude", "num", (-90, 90)), ("longitude", "num", (-180, 180)), ("elevation_m", "int", (-400, 8848))],
     "money": [("amount", "num", (0, 100000)), ("currency", "choice", ["USD", "EUR", "GBP", "JPY", "CHF", "CAD"])],
     "contact": [("name", "text", "Sam Okafor"), ("email", "email", None), ("phone", "phone", None)],
     "line_item": [("sku", "code", "SKU"), ("quantity", "int", (1, 100)), ("unit_price", "num", (0, 5000))],
-    "copy": [("barcode", "code", "BC"), ("condition", "choice", ["new", "good", "worn", "damaged"]),
-             ("on_loan", "flag", None)],
-    "ingredient": [("name", "text", "flour"), ("quantity", "num", (0, 1000)),
-                   ("unit", "choice", ["g", "kg", "ml", "l", "cup", "tbsp", "tsp", "piece"])],
-    "passenger": [("name", "text", "Lena Berg"), ("seat", "code", (("digit", 2), ("set", "ABCDEF", 1))),
-                  ("checked_bags", "int", (0, 4))],
+    "copy": [
+        ("barcode", "code", "BC"),
+        ("condition", "choice", ["new", "good", "worn", "damaged"]),
+        ("on_loan", "flag", None),
+    ],
+    "ingredient": [
+        ("name", "text", "flour"),
+        ("quantity", "num", (0, 1000)),
+        ("unit", "choice", ["g", "kg", "ml", "l", "cup", "tbsp", "tsp", "piece"]),
+    ],
+    "passenger": [
+        ("name", "text", "Lena Berg"),
+        ("seat", "code", (("digit", 2), ("set", "ABCDEF", 1))),
+        ("checked_bags", "int", (0, 4)),
+    ],
     "dimensions": [("width_cm", "num", (1, 500)), ("height_cm", "num", (1, 500)), ("depth_cm", "num", (1, 500))],
-    "ticket": [("tier", "choice", ["standard", "premium", "vip", "student"]), ("price", "num", (0, 900)),
-               ("remaining", "int", (0, 5000))],
-    "course": [("code", "code", "CS"), ("title", "text", "Linear Algebra"), ("credits", "int", (1, 10)),
-               ("grade", "choice", ["A", "B", "C", "D", "F"])],
+    "ticket": [
+        ("tier", "choice", ["standard", "premium", "vip", "student"]),
+        ("price", "num", (0, 900)),
+        ("remaining", "int", (0, 5000)),
+    ],
+    "course": [
+        ("code", "code", "CS"),
+        ("title", "text", "Linear Algebra"),
+        ("credits", "int", (1, 10)),
+        ("grade", "choice", ["A", "B", "C", "D", "F"]),
+    ],
     "resources": [("cpu_cores", "int", (1, 128)), ("memory_gb", "int", (1, 1024)), ("gpu", "flag", None)],
-    "pet": [("name", "text", "Biscuit"), ("species", "choice", ["dog", "cat", "rabbit", "parrot", "ferret"]),
-            ("age_years", "int", (0, 30)), ("microchip", "code", (("digit", 15),))],
-    "cast_member": [("actor", "text", "Mira Sol"), ("role", "text", "the lighthouse keeper"),
-                    ("lead", "flag", None)],
+    "pet": [
+        ("name", "text", "Biscuit"),
+        ("species", "choice", ["dog", "cat", "rabbit", "parrot", "ferret"]),
+        ("age_years", "int", (0, 30)),
+        ("microchip", "code", (("digit", 15),)),
+    ],
+    "cast_member": [("actor", "text", "Mira Sol"), ("role", "text", "the lighthouse keeper"), ("lead", "flag", None)],
     "comment": [("author", "text", "jdoe"), ("posted_on", "date", None), ("body", "text", "Still failing on v2.")],
     "score": [("home", "int", (0, 20)), ("away", "int", (0, 20))],
     "wind": [("speed_kmh", "num", (0, 300)), ("direction", "choice", ["N", "NE", "E", "SE", "S", "SW", "W", "NW"])],
-    "service": [("date", "date", None), ("mileage_km", "int", (0, 500000)),
-                ("work", "tags", ["oil change", "brakes", "tyres", "battery"])],
+    "service": [
+        ("date", "date", None),
+        ("mileage_km", "int", (0, 500000)),
+        ("work", "tags", ["oil change", "brakes", "tyres", "battery"]),
+    ],
 }
 
 DOMAINS: list[dict[str, Any]] = [
-    {"what": "a library catalogue record for {}", "title": "Book",
-     "flavors": ["a poetry collection", "a travel guide to Portugal", "a children's picture book",
-                 "a history of the printing press", "a science-fiction novel", "a cookbook of winter soups"],
-     "fields": [("title", "text", "The Quiet Harbor"), ("isbn", "code", (("lit", "978-"), ("digit", 10))),
-                ("author", "object", "person"), ("pages", "int", (24, 1200)), ("published", "date", None),
-                ("genres", "choices", ["fiction", "history", "science", "poetry", "biography", "travel", "cooking"]),
-                ("available", "flag", None), ("rating", "num", (0, 5)),
-                ("language", "choice", ["en", "fr", "de", "es", "it", "pt"]), ("copies", "objects", "copy"),
-                ("keywords", "tags", ["harbor", "memory", "sea", "family"])]},
-    {"what": "an HR record of {}", "title": "Employee",
-     "flavors": ["a night-shift nurse", "a junior software engineer", "a warehouse supervisor",
-                 "a part-time librarian", "a regional sales director", "a museum conservator"],
-     "fields": [("employee_id", "code", "EMP"), ("full_name", "text", "Priya Natarajan"), ("email", "email", None),
-                ("department", "choice", ["engineering", "sales", "finance", "operations", "care", "legal"]),
-                ("hire_date", "date", None), ("salary", "num", (20000, 250000)), ("remote", "flag", None),
-                ("weekly_hours", "int", (5, 60)), ("skills", "tags", ["scheduling", "python", "triage", "audit"]),
-                ("office", "object", "address"), ("emergency_contact", "object", "contact"),
-                ("preferred_contact", "reach", None)]},
-    {"what": "an online shop order for {}", "title": "Order",
-     "flavors": ["three paperback books", "a pair of running shoes", "a week of groceries",
-                 "a replacement laptop battery", "garden furniture", "a birthday cake and candles"],
-     "fields": [("order_id", "code", "ORD"), ("placed_on", "date", None), ("tracking_id", "uuid", None),
-                ("status", "choice", ["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]),
-                ("gift", "flag", None), ("customer", "object", "person"), ("items", "objects", "line_item"),
-                ("total", "object", "money"), ("shipping_address", "object", "address"),
-                ("coupon", "text", "SPRING10"), ("item_count", "int", (1, 50))]},
-    {"what": "a weather station reading from {}", "title": "WeatherReading",
-     "flavors": ["a mountain pass in the Alps", "a harbour in Reykjavik", "a rooftop in Singapore",
-                 "a farm in Iowa", "a research base in Antarctica", "a vineyard near Mendoza"],
-     "fields": [("station_id", "code", "WX"), ("recorded_on", "date", None), ("temperature_c", "num", (-60, 55)),
-                ("humidity_pct", "int", (0, 100)), ("conditions", "choice", ["clear", "cloudy", "rain", "snow",
-                                                                              "fog", "storm"]),
-                ("sensor_ip", "ipv4", None), ("calibrated", "flag", None), ("location", "object", "geo"),
-                ("wind", "object", "wind"), ("alerts", "tags", ["frost", "gale", "flood", "heat"])]},
-    {"what": "a recipe card for {}", "title": "Recipe",
-     "flavors": ["a lentil soup", "a lemon tart", "a mushroom risotto", "a Thai green curry", "banana bread",
-                 "a summer salad"],
-     "fields": [("name", "text", "Lentil soup"), ("servings", "int", (1, 12)), ("prep_minutes", "int", (1, 240)),
-                ("difficulty", "choice", ["easy", "medium", "hard"]), ("vegetarian", "flag", None),
-                ("calories_per_serving", "int", (50, 2000)),
-                ("cuisine", "choice", ["italian", "thai", "french", "mexican", "indian", "japanese", "british"]),
-                ("ingredients", "objects", "ingredient"), ("steps", "tags", ["chop", "simmer", "season", "serve"]),
-                ("rating", "num", (0, 5))]},
-    {"what": "a flight booking for {}", "title": "Flight",
-     "flavors": ["a family of four going to Lisbon", "a business trip to Tokyo", "a student flying home",
-                 "a connecting flight through Dubai", "a weekend in Rome", "a conference in Montreal"],
-     "fields": [("flight_number", "code", (("upper", 2), ("digit", 4))), ("origin", "code", (("upper", 3),)),
-                ("destination", "code", (("upper", 3),)), ("departure_date", "date", None),
-                ("duration_minutes", "int", (30, 1200)),
-                ("cabin", "choice", ["economy", "premium_economy", "business", "first"]),
-                ("status", "choice", ["scheduled", "boarding", "delayed", "departed", "cancelled"]),
-                ("passengers", "objects", "passenger"), ("fare", "object", "money"), ("refundable", "flag", None)]},
-    {"what": "a product listing for {}", "title": "Product",
-     "flavors": ["a cast-iron skillet", "noise-cancelling headphones", "a wool winter coat", "a standing desk",
-                 "a children's bicycle", "a ceramic teapot"],
-     "fields": [("sku", "code", "PRD"), ("name", "text", "Cast-iron skillet"), ("in_stock", "flag", None),
-                ("price", "object", "money"), ("dimensions", "object", "dimensions"), ("weight_kg", "num", (0, 80)),
-                ("categories", "choices", ["kitchen", "audio", "clothing", "furniture", "sports", "toys", "garden"]),
-                ("colors", "choices", ["black", "white", "red", "blue", "green", "grey"]), ("rating", "num", (0, 5)),
-                ("release_date", "date", None), ("supplier_email", "email", None)]},
-    {"what": "an event listing for {}", "title": "Event",
-     "flavors": ["a jazz concert", "a chess tournament", "a farmers' market", "a coding workshop",
-                 "a charity fun run", "a poetry reading"],
-     "fields": [("event_id", "uuid", None), ("title", "text", "Jazz on the Pier"), ("date", "date", None),
-                ("capacity", "int", (10, 80000)), ("online", "flag", None), ("age_limit", "int", (0, 21)),
-                ("venue", "object", "address"), ("organizer", "object", "contact"), ("tickets", "objects", "ticket"),
-                ("tags", "tags", ["music", "outdoor", "family", "free"])]},
-    {"what": "a school record for {}", "title": "Student",
-     "flavors": ["a first-year physics student", "an exchange student from Kenya", "a part-time evening student",
-                 "a final-year history student", "a student athlete", "a mature student returning to study"],
-     "fields": [("student_id", "code", "STU"), ("name", "object", "person"), ("year", "int", (1, 6)),
-                ("enrolled_on", "date", None), ("gpa", "num", (0, 4)), ("email", "email", None),
-                ("scholarship", "flag", None), ("courses", "objects", "course"),
-                ("clubs", "tags", ["chess", "rowing", "debate", "choir"]),
-                ("status", "choice", ["active", "on_leave", "graduated", "withdrawn"])]},
-    {"what": "a deployment config for {}", "title": "ServiceConfig",
-     "flavors": ["a payment API", "a search index", "a nightly backup job", "a chat service", "an image resizer",
-                 "a metrics collector"],
-     "fields": [("service", "text", "payments-api"), ("host_ip", "ipv4", None), ("port", "int", (1, 65535)),
-                ("environment", "choice", ["dev", "staging", "prod"]), ("replicas", "int", (1, 64)),
-                ("tls", "flag", None), ("owner_email", "email", None), ("instance_id", "uuid", None),
-                ("limits", "object", "resources"), ("labels", "tags", ["team-core", "tier-1", "public", "batch"]),
-                ("deployed_on", "date", None)]},
-    {"what": "a veterinary appointment for {}", "title": "VetAppointment",
-     "flavors": ["a limping greyhound", "a cat due for vaccines", "a rabbit that stopped eating",
-                 "a parrot with dull feathers", "a puppy's first check-up", "an old ferret"],
-     "fields": [("appointment_id", "code", "VET"), ("date", "date", None), ("pet", "object", "pet"),
-                ("owner", "object", "contact"), ("reason", "text", "annual check-up"), ("weight_kg", "num", (0, 90)),
-                ("vaccinations", "choices", ["rabies", "distemper", "parvovirus", "leptospirosis", "calicivirus"]),
-                ("follow_up", "flag", None), ("fee", "object", "money")]},
-    {"what": "a film database entry for {}", "title": "Movie",
-     "flavors": ["a silent comedy", "a nature documentary", "an animated musical", "a courtroom drama",
-                 "a space thriller", "a romantic comedy set in Paris"],
-     "fields": [("title", "text", "The Lighthouse Keeper"), ("imdb_id", "code", (("lit", "tt"), ("digit", 7))),
-                ("release_date", "date", None), ("runtime_minutes", "int", (60, 240)),
-                ("genres", "choices", ["comedy", "drama", "documentary", "animation", "thriller", "romance"]),
-                ("age_rating", "choice", ["G", "PG", "PG-13", "R", "NC-17"]), ("director", "object", "person"),
-                ("cast", "objects", "cast_member"), ("box_office", "object", "money"), ("streaming", "flag", None)]},
-    {"what": "a bank transaction for {}", "title": "Transaction",
-     "flavors": ["a monthly rent payment", "a coffee shop purchase", "a salary deposit", "an ATM withdrawal abroad",
-                 "a refund from an airline", "a transfer to a savings account"],
-     "fields": [("transaction_id", "uuid", None), ("date", "date", None), ("amount", "object", "money"),
-                ("kind", "choice", ["deposit", "withdrawal", "transfer", "payment", "fee", "refund"]),
-                ("account", "code", (("upper", 2), ("digit", 2), ("alnum", 12))),
-                ("counterparty", "text", "Harbour Cafe"), ("pending", "flag", None),
-                ("category", "choice", ["housing", "food", "income", "travel", "savings", "other"]),
-                ("note", "text", "March rent")]},
-    {"what": "a real-estate listing for {}", "title": "Listing",
-     "flavors": ["a studio flat by the river", "a farmhouse with a barn", "a family house near a school",
-                 "a penthouse with a terrace", "a cottage by the sea", "a loft above a bakery"],
-     "fields": [("listing_id", "code", "LST"), ("address", "object", "address"), ("price", "object", "money"),
-                ("bedrooms", "int", (0, 10)), ("area_m2", "num", (10, 2000)), ("for_rent", "flag", None),
-                ("listed_on", "date", None), ("energy_class", "choice", ["A", "B", "C", "D", "E", "F", "G"]),
-                ("features", "tags", ["garden", "balcony", "parking", "lift"]), ("agent", "object", "contact")]},
-    {"what": "a customer support ticket about {}", "title": "SupportTicket",
-     "flavors": ["a login that keeps failing", "a double charge on a card", "a parcel that never arrived",
-                 "a broken kettle", "an app that crashes on start", "a missing invoice"],
-     "fields": [("ticket_id", "code", "TCK"), ("subject", "text", "Cannot log in"),
-                ("priority", "choice", ["low", "normal", "high", "urgent"]), ("opened_on", "date", None),
-                ("reporter", "object", "contact"), ("resolved", "flag", None), ("assignee_email", "email", None),
-                ("comments", "objects", "comment"), ("labels", "tags", ["billing", "login", "shipping", "mobile"]),
-                ("preferred_contact", "reach", None)]},
-    {"what": "a match report for {}", "title": "Match",
-     "flavors": ["a cup final", "a local derby", "a rain-delayed league game", "a friendly between rivals",
-                 "a youth championship final", "a season opener"],
-     "fields": [("match_id", "uuid", None), ("date", "date", None), ("home_team", "text", "Harbour Rovers"),
-                ("away_team", "text", "Hill City"), ("score", "object", "score"), ("attendance", "int", (0, 100000)),
-                ("competition", "choice", ["league", "cup", "friendly", "playoff"]), ("extra_time", "flag", None),
-                ("venue", "object", "address"), ("scorers", "tags", ["Diaz", "Kowalski", "Mensah", "Ito"])]},
-    {"what": "a vehicle record for {}", "title": "Vehicle",
-     "flavors": ["a 1960s roadster", "a delivery van", "a family electric hatchback", "a rental pickup truck",
-                 "a taxi with high mileage", "a vintage motorcycle"],
-     "fields": [("vin", "code", (("set", "ABCDEFGHJKLMNPRSTUVWXYZ0123456789", 17),)),
-                ("make", "choice", ["Volvo", "Toyota", "Ford", "Renault", "Kia", "Fiat"]),
-                ("model", "text", "Roadster"), ("year", "int", (1950, 2025)), ("mileage_km", "int", (0, 900000)),
-                ("electric", "flag", None), ("color", "choice", ["black", "white", "red", "blue", "silver"]),
-                ("owner", "object", "person"), ("service_history", "objects", "service")]},
-    {"what": "a museum catalogue entry for {}", "title": "Artwork",
-     "flavors": ["a Dutch still life", "a bronze horse statue", "a Japanese woodblock print",
-                 "a medieval tapestry", "an abstract oil painting", "a Roman mosaic fragment"],
-     "fields": [("accession_number", "code", (("digit", 4), ("lit", "."), ("digit", 3))),
-                ("title", "text", "Still Life with Lemons"), ("artist", "object", "person"),
-                ("year", "int", (-500, 2024)), ("medium", "choice", ["oil", "bronze", "woodblock", "wool", "stone"]),
-                ("dimensions", "object", "dimensions"), ("on_display", "flag", None), ("acquired_on", "date", None),
-                ("provenance", "tags", ["private collection", "auction", "bequest", "excavation"])]},
+    {
+        "what": "a library catalogue record for {}",
+        "title": "Book",
+        "flavors": [
+            "a poetry collection",
+            "a travel guide to Portugal",
+            "a children's picture book",
+            "a history of the printing press",
+            "a science-fiction novel",
+            "a cookbook of winter soups",
+        ],
+        "fields": [
+            ("title", "text", "The Quiet Harbor"),
+            ("isbn", "code", (("lit", "978-"), ("digit", 10))),
+            ("author", "object", "person"),
+            ("pages", "int", (24, 1200)),
+            ("published", "date", None),
+            ("genres", "choices", ["fiction", "history", "science", "poetry", "biography", "travel", "cooking"]),
+            ("available", "flag", None),
+            ("rating", "num", (0, 5)),
+            ("language", "choice", ["en", "fr", "de", "es", "it", "pt"]),
+            ("copies", "objects", "copy"),
+            ("keywords", "tags", ["harbor", "memory", "sea", "family"]),
+        ],
+    },
+    {
+        "what": "an HR record of {}",
+        "title": "Employee",
+        "flavors": [
+            "a night-shift nurse",
+            "a junior software engineer",
+            "a warehouse supervisor",
+            "a part-time librarian",
+            "a regional sales director",
+            "a museum conservator",
+        ],
+        "fields": [
+            ("employee_id", "code", "EMP"),
+            ("full_name", "text", "Priya Natarajan"),
+            ("email", "email", None),
+            ("department", "choice", ["engineering", "sales", "finance", "operations", "care", "legal"]),
+            ("hire_date", "date", None),
+            ("salary", "num", (20000, 250000)),
+            ("remote", "flag", None),
+            ("weekly_hours", "int", (5, 60)),
+            ("skills", "tags", ["scheduling", "python", "triage", "audit"]),
+            ("office", "object", "address"),
+            ("emergency_contact", "object", "contact"),
+            ("preferred_contact", "reach", None),
+        ],
+    },
+    {
+        "what": "an online shop order for {}",
+        "title": "Order",
+        "flavors": [
+            "three paperback books",
+            "a pair of running shoes",
+            "a week of groceries",
+            "a replacement laptop battery",
+            "garden furniture",
+            "a birthday cake and candles",
+        ],
+        "fields": [
+            ("order_id", "code", "ORD"),
+            ("placed_on", "date", None),
+            ("tracking_id", "uuid", None),
+            ("status", "choice", ["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]),
+            ("gift", "flag", None),
+            ("customer", "object", "person"),
+            ("items", "objects", "line_item"),
+            ("total", "object", "money"),
+            ("shipping_address", "object", "address"),
+            ("coupon", "text", "SPRING10"),
+            ("item_count", "int", (1, 50)),
+        ],
+    },
+    {
+        "what": "a weather station reading from {}",
+        "title": "WeatherReading",
+        "flavors": [
+            "a mountain pass in the Alps",
+            "a harbour in Reykjavik",
+            "a rooftop in Singapore",
+            "a farm in Iowa",
+            "a research base in Antarctica",
+            "a vineyard near Mendoza",
+        ],
+        "fields": [
+            ("station_id", "code", "WX"),
+            ("recorded_on", "date", None),
+            ("temperature_c", "num", (-60, 55)),
+            ("humidity_pct", "int", (0, 100)),
+            ("conditions", "choice", ["clear", "cloudy", "rain", "snow", "fog", "storm"]),
+            ("sensor_ip", "ipv4", None),
+            ("calibrated", "flag", None),
+            ("location", "object", "geo"),
+            ("wind", "object", "wind"),
+            ("alerts", "tags", ["frost", "gale", "flood", "heat"]),
+        ],
+    },
+    {
+        "what": "a recipe card for {}",
+        "title": "Recipe",
+        "flavors": [
+            "a lentil soup",
+            "a lemon tart",
+            "a mushroom risotto",
+            "a Thai green curry",
+            "banana bread",
+            "a summer salad",
+        ],
+        "fields": [
+            ("name", "text", "Lentil soup"),
+            ("servings", "int", (1, 12)),
+            ("prep_minutes", "int", (1, 240)),
+            ("difficulty", "choice", ["easy", "medium", "hard"]),
+            ("vegetarian", "flag", None),
+            ("calories_per_serving", "int", (50, 2000)),
+            ("cuisine", "choice", ["italian", "thai", "french", "mexican", "indian", "japanese", "british"]),
+            ("ingredients", "objects", "ingredient"),
+            ("steps", "tags", ["chop", "simmer", "season", "serve"]),
+            ("rating", "num", (0, 5)),
+        ],
+    },
+    {
+        "what": "a flight booking for {}",
+        "title": "Flight",
+        "flavors": [
+            "a family of four going to Lisbon",
+            "a business trip to Tokyo",
+            "a student flying home",
+            "a connecting flight through Dubai",
+            "a weekend in Rome",
+            "a conference in Montreal",
+        ],
+        "fields": [
+            ("flight_number", "code", (("upper", 2), ("digit", 4))),
+            ("origin", "code", (("upper", 3),)),
+            ("destination", "code", (("upper", 3),)),
+            ("departure_date", "date", None),
+            ("duration_minutes", "int", (30, 1200)),
+            ("cabin", "choice", ["economy", "premium_economy", "business", "first"]),
+            ("status", "choice", ["scheduled", "boarding", "delayed", "departed", "cancelled"]),
+            ("passengers", "objects", "passenger"),
+            ("fare", "object", "money"),
+            ("refundable", "flag", None),
+        ],
+    },
+    {
+        "what": "a product listing for {}",
+        "title": "Product",
+        "flavors": [
+            "a cast-iron skillet",
+            "noise-cancelling headphones",
+            "a wool winter coat",
+            "a standing desk",
+            "a children's bicycle",
+            "a ceramic teapot",
+        ],
+        "fields": [
+            ("sku", "code", "PRD"),
+            ("name", "text", "Cast-iron skillet"),
+            ("in_stock", "flag", None),
+            ("price", "object", "money"),
+            ("dimensions", "object", "dimensions"),
+            ("weight_kg", "num", (0, 80)),
+            ("categories", "choices", ["kitchen", "audio", "clothing", "furniture", "sports", "toys", "garden"]),
+            ("colors", "choices", ["black", "white", "red", "blue", "green", "grey"]),
+            ("rating", "num", (0, 5)),
+            ("release_date", "date", None),
+            ("supplier_email", "email", None),
+        ],
+    },
+    {
+        "what": "an event listing for {}",
+        "title": "Event",
+        "flavors": [
+            "a jazz concert",
+            "a chess tournament",
+            "a farmers' market",
+            "a coding workshop",
+            "a charity fun run",
+            "a poetry reading",
+        ],
+        "fields": [
+            ("event_id", "uuid", None),
+            ("title", "text", "Jazz on the Pier"),
+            ("date", "date", None),
+            ("capacity", "int", (10, 80000)),
+            ("online", "flag", None),
+            ("age_limit", "int", (0, 21)),
+            ("venue", "object", "address"),
+            ("organizer", "object", "contact"),
+            ("tickets", "objects", "ticket"),
+            ("tags", "tags", ["music", "outdoor", "family", "free"]),
+        ],
+    },
+    {
+        "what": "a school record for {}",
+        "title": "Student",
+        "flavors": [
+            "a first-year physics student",
+            "an exchange student from Kenya",
+            "a part-time evening student",
+            "a final-year history student",
+            "a student athlete",
+            "a mature student returning to study",
+        ],
+        "fields": [
+            ("student_id", "code", "STU"),
+            ("name", "object", "person"),
+            ("year", "int", (1, 6)),
+            ("enrolled_on", "date", None),
+            ("gpa", "num", (0, 4)),
+            ("email", "email", None),
+            ("scholarship", "flag", None),
+            ("courses", "objects", "course"),
+            ("clubs", "tags", ["chess", "rowing", "debate", "choir"]),
+            ("status", "choice", ["active", "on_leave", "graduated", "withdrawn"]),
+        ],
+    },
+    {
+        "what": "a deployment config for {}",
+        "title": "ServiceConfig",
+        "flavors": [
+            "a payment API",
+            "a search index",
+            "a nightly backup job",
+            "a chat service",
+            "an image resizer",
+            "a metrics collector",
+        ],
+        "fields": [
+            ("service", "text", "payments-api"),
+            ("host_ip", "ipv4", None),
+            ("port", "int", (1, 65535)),
+            ("environment", "choice", ["dev", "staging", "prod"]),
+            ("replicas", "int", (1, 64)),
+            ("tls", "flag", None),
+            ("owner_email", "email", None),
+            ("instance_id", "uuid", None),
+            ("limits", "object", "resources"),
+            ("labels", "tags", ["team-core", "tier-1", "public", "batch"]),
+            ("deployed_on", "date", None),
+        ],
+    },
+    {
+        "what": "a veterinary appointment for {}",
+        "title": "VetAppointment",
+        "flavors": [
+            "a limping greyhound",
+            "a cat due for vaccines",
+            "a rabbit that stopped eating",
+            "a parrot with dull feathers",
+            "a puppy's first check-up",
+            "an old ferret",
+        ],
+        "fields": [
+            ("appointment_id", "code", "VET"),
+            ("date", "date", None),
+            ("pet", "object", "pet"),
+            ("owner", "object", "contact"),
+            ("reason", "text", "annual check-up"),
+            ("weight_kg", "num", (0, 90)),
+            ("vaccinations", "choices", ["rabies", "distemper", "parvovirus", "leptospirosis", "calicivirus"]),
+            ("follow_up", "flag", None),
+            ("fee", "object", "money"),
+        ],
+    },
+    {
+        "what": "a film database entry for {}",
+        "title": "Movie",
+        "flavors": [
+            "a silent comedy",
+            "a nature documentary",
+            "an animated musical",
+            "a courtroom drama",
+            "a space thriller",
+            "a romantic comedy set in Paris",
+        ],
+        "fields": [
+            ("title", "text", "The Lighthouse Keeper"),
+            ("imdb_id", "code", (("lit", "tt"), ("digit", 7))),
+            ("release_date", "date", None),
+            ("runtime_minutes", "int", (60, 240)),
+            ("genres", "choices", ["comedy", "drama", "documentary", "animation", "thriller", "romance"]),
+            ("age_rating", "choice", ["G", "PG", "PG-13", "R", "NC-17"]),
+            ("director", "object", "person"),
+            ("cast", "objects", "cast_member"),
+            ("box_office", "object", "money"),
+            ("streaming", "flag", None),
+        ],
+    },
+    {
+        "what": "a bank transaction for {}",
+        "title": "Transaction",
+        "flavors": [
+            "a monthly rent payment",
+            "a coffee shop purchase",
+            "a salary deposit",
+            "an ATM withdrawal abroad",
+            "a refund from an airline",
+            "a transfer to a savings account",
+        ],
+        "fields": [
+            ("transaction_id", "uuid", None),
+            ("date", "date", None),
+            ("amount", "object", "money"),
+            ("kind", "choice", ["deposit", "withdrawal", "transfer", "payment", "fee", "refund"]),
+            ("account", "code", (("upper", 2), ("digit", 2), ("alnum", 12))),
+            ("counterparty", "text", "Harbour Cafe"),
+            ("pending", "flag", None),
+            ("category", "choice", ["housing", "food", "income", "travel", "savings", "other"]),
+            ("note", "text", "March rent"),
+        ],
+    },
+    {
+        "what": "a real-estate listing for {}",
+        "title": "Listing",
+        "flavors": [
+            "a studio flat by the river",
+            "a farmhouse with a barn",
+            "a family house near a school",
+            "a penthouse with a terrace",
+            "a cottage by the sea",
+            "a loft above a bakery",
+        ],
+        "fields": [
+            ("listing_id", "code", "LST"),
+            ("address", "object", "address"),
+            ("price", "object", "money"),
+            ("bedrooms", "int", (0, 10)),
+            ("area_m2", "num", (10, 2000)),
+            ("for_rent", "flag", None),
+            ("listed_on", "date", None),
+            ("energy_class", "choice", ["A", "B", "C", "D", "E", "F", "G"]),
+            ("features", "tags", ["garden", "balcony", "parking", "lift"]),
+            ("agent", "object", "contact"),
+        ],
+    },
+    {
+        "what": "a customer support ticket about {}",
+        "title": "SupportTicket",
+        "flavors": [
+            "a login that keeps failing",
+            "a double charge on a card",
+            "a parcel that never arrived",
+            "a broken kettle",
+            "an app that crashes on start",
+            "a missing invoice",
+        ],
+        "fields": [
+            ("ticket_id", "code", "TCK"),
+            ("subject", "text", "Cannot log in"),
+            ("priority", "choice", ["low", "normal", "high", "urgent"]),
+            ("opened_on", "date", None),
+            ("reporter", "object", "contact"),
+            ("resolved", "flag", None),
+            ("assignee_email", "email", None),
+            ("comments", "objects", "comment"),
+            ("labels", "tags", ["billing", "login", "shipping", "mobile"]),
+            ("preferred_contact", "reach", None),
+        ],
+    },
+    {
+        "what": "a match report for {}",
+        "title": "Match",
+        "flavors": [
+            "a cup final",
+            "a local derby",
+            "a rain-delayed league game",
+            "a friendly between rivals",
+            "a youth championship final",
+            "a season opener",
+        ],
+        "fields": [
+            ("match_id", "uuid", None),
+            ("date", "date", None),
+            ("home_team", "text", "Harbour Rovers"),
+            ("away_team", "text", "Hill City"),
+            ("score", "object", "score"),
+            ("attendance", "int", (0, 100000)),
+            ("competition", "choice", ["league", "cup", "friendly", "playoff"]),
+            ("extra_time", "flag", None),
+            ("venue", "object", "address"),
+            ("scorers", "tags", ["Diaz", "Kowalski", "Mensah", "Ito"]),
+        ],
+    },
+    {
+        "what": "a vehicle record for {}",
+        "title": "Vehicle",
+        "flavors": [
+            "a 1960s roadster",
+            "a delivery van",
+            "a family electric hatchback",
+            "a rental pickup truck",
+            "a taxi with high mileage",
+            "a vintage motorcycle",
+        ],
+        "fields": [
+            ("vin", "code", (("set", "ABCDEFGHJKLMNPRSTUVWXYZ0123456789", 17),)),
+            ("make", "choice", ["Volvo", "Toyota", "Ford", "Renault", "Kia", "Fiat"]),
+            ("model", "text", "Roadster"),
+            ("year", "int", (1950, 2025)),
+            ("mileage_km", "int", (0, 900000)),
+            ("electric", "flag", None),
+            ("color", "choice", ["black", "white", "red", "blue", "silver"]),
+            ("owner", "object", "person"),
+            ("service_history", "objects", "service"),
+        ],
+    },
+    {
+        "what": "a museum catalogue entry for {}",
+        "title": "Artwork",
+        "flavors": [
+            "a Dutch still life",
+            "a bronze horse statue",
+            "a Japanese woodblock print",
+            "a medieval tapestry",
+            "an abstract oil painting",
+            "a Roman mosaic fragment",
+        ],
+        "fields": [
+            ("accession_number", "code", (("digit", 4), ("lit", "."), ("digit", 3))),
+            ("title", "text", "Still Life with Lemons"),
+            ("artist", "object", "person"),
+            ("year", "int", (-500, 2024)),
+            ("medium", "choice", ["oil", "bronze", "woodblock", "wool", "stone"]),
+            ("dimensions", "object", "dimensions"),
+            ("on_display", "flag", None),
+            ("acquired_on", "date", None),
+            ("provenance", "tags", ["private collection", "auction", "bequest", "excavation"]),
+        ],
+    },
 ]
 
 SCALAR_KINDS = {"text", "code", "choice", "int", "num", "flag", "date", "email", "uuid", "ipv4", "phone", "reach"}
@@ -226,11 +545,19 @@ TIERS = {  # fields at the top level, and which kinds
     "hard": {"fields": (6, 8), "kinds": SCALAR_KINDS | ARRAY_KINDS | {"object", "objects"}},
 }
 TIER_WEIGHTS = (("easy", 3), ("medium", 4), ("hard", 3))
-FORMAT_HINTS = {"date": "date = YYYY-MM-DD", "email": "email = has an @", "uuid": "uuid = 8-4-4-4-12 hex digits",
-                "ipv4": "ipv4 = four numbers 0-255 with dots"}
+FORMAT_HINTS = {
+    "date": "date = YYYY-MM-DD",
+    "email": "email = has an @",
+    "uuid": "uuid = 8-4-4-4-12 hex digits",
+    "ipv4": "ipv4 = four numbers 0-255 with dots",
+}
 PATTERN_CLASSES = {"upper": "[A-Z]", "lower": "[a-z]", "digit": "[0-9]", "alnum": "[A-Z0-9]"}
-POOLS = {"upper": string.ascii_uppercase, "lower": string.ascii_lowercase, "digit": string.digits,
-         "alnum": string.ascii_uppercase + string.digits}
+POOLS = {
+    "upper": string.ascii_uppercase,
+    "lower": string.ascii_lowercase,
+    "digit": string.digits,
+    "alnum": string.ascii_uppercase + string.digits,
+}
 
 PROMPTS = [
     "Produce a JSON object describing {task}. It must validate against this JSON Schema (Draft 2020-12):\n\n"
@@ -264,9 +591,12 @@ def pattern_field(parts: tuple[tuple[Any, ...], ...]) -> tuple[dict[str, Any], M
             regex += f"{PATTERN_CLASSES[part[0]]}{{{part[1]}}}"
 
     def make(rng: random.Random) -> str:
-        pieces = [part[1] if part[0] == "lit" else
-                  "".join(rng.choice(part[1] if part[0] == "set" else POOLS[part[0]]) for _ in range(part[-1]))
-                  for part in parts]
+        pieces = [
+            part[1]
+            if part[0] == "lit"
+            else "".join(rng.choice(part[1] if part[0] == "set" else POOLS[part[0]]) for _ in range(part[-1]))
+            for part in parts
+        ]
         return "".join(pieces)
 
     return {"type": "string", "pattern": f"^{regex}$"}, make
@@ -274,8 +604,9 @@ def pattern_field(parts: tuple[tuple[Any, ...], ...]) -> tuple[dict[str, Any], M
 
 def code_parts(rng: random.Random, prefix: str) -> tuple[tuple[Any, ...], ...]:
     """A random identifier shape: PREFIX-1234, PREFIX-AB1234, AB-12345, ..."""
-    lead: tuple[tuple[Any, ...], ...] = ((("lit", f"{prefix}-"),) if prefix
-                                         else (("upper", rng.randint(1, 3)), ("lit", "-")))
+    lead: tuple[tuple[Any, ...], ...] = (
+        (("lit", f"{prefix}-"),) if prefix else (("upper", rng.randint(1, 3)), ("lit", "-"))
+    )
     letters: tuple[tuple[Any, ...], ...] = (("upper", rng.randint(1, 2)),) if rng.random() < 0.3 else ()
     return (*lead, *letters, ("digit", rng.randint(3, 6)))
 
@@ -363,8 +694,7 @@ def array_field(rng: random.Random, kind: str, arg: Any) -> tuple[dict[str, Any]
     if kind == "choices":
         values = sorted(rng.sample(arg, rng.randint(3, len(arg))), key=arg.index)
         least = rng.randint(1, 2)
-        schema = {"type": "array", "items": {"type": "string", "enum": values}, "minItems": least,
-                  "uniqueItems": True}
+        schema = {"type": "array", "items": {"type": "string", "enum": values}, "minItems": least, "uniqueItems": True}
         if rng.random() < 0.5:
             schema["maxItems"] = rng.randint(least, len(values))
         return schema, lambda r: r.sample(values, least)
@@ -377,8 +707,9 @@ def array_field(rng: random.Random, kind: str, arg: Any) -> tuple[dict[str, Any]
     return schema, lambda r: r.sample(arg, least)
 
 
-def object_schema(rng: random.Random, fields: list[tuple[str, str, Any]],
-                  defs: dict[str, tuple[dict[str, Any], Make]] | None) -> tuple[dict[str, Any], Make]:
+def object_schema(
+    rng: random.Random, fields: list[tuple[str, str, Any]], defs: dict[str, tuple[dict[str, Any], Make]] | None
+) -> tuple[dict[str, Any], Make]:
     """An object of `fields` (all of them in each instance) with random `required` and `additionalProperties`."""
     properties: dict[str, Any] = {}
     makers: dict[str, Make] = {}
@@ -392,8 +723,9 @@ def object_schema(rng: random.Random, fields: list[tuple[str, str, Any]],
     return schema, lambda r: {name: make(r) for name, make in makers.items()}
 
 
-def field(rng: random.Random, kind: str, arg: Any,
-          defs: dict[str, tuple[dict[str, Any], Make]] | None) -> tuple[dict[str, Any], Make]:
+def field(
+    rng: random.Random, kind: str, arg: Any, defs: dict[str, tuple[dict[str, Any], Make]] | None
+) -> tuple[dict[str, Any], Make]:
     if kind in SCALAR_KINDS:
         return scalar_field(rng, kind, arg)
     if kind in ARRAY_KINDS:
@@ -441,8 +773,12 @@ def make_task(rng: random.Random, tier: str) -> dict[str, Any]:
     full = {"$schema": DRAFT, "title": domain["title"], **schema}
     if defs:
         full["$defs"] = {name: sub for name, (sub, _) in sorted(defs.items())}
-    return {"task": domain["what"].format(rng.choice(domain["flavors"])), "schema": full, "witness": witness,
-            "tier": tier}
+    return {
+        "task": domain["what"].format(rng.choice(domain["flavors"])),
+        "schema": full,
+        "witness": witness,
+        "tier": tier,
+    }
 
 
 def features(schema: Any, root: bool = True) -> set[str]:
@@ -454,19 +790,37 @@ def features(schema: Any, root: bool = True) -> set[str]:
         return found
     if not isinstance(schema, dict):
         return found
-    names = {"enum": "enum", "pattern": "pattern", "format": "format", "const": "const", "anyOf": "anyOf",
-             "$ref": "ref", "multipleOf": "multipleOf", "uniqueItems": "uniqueItems", "minItems": "array_length",
-             "maxItems": "array_length", "minLength": "string_length", "maxLength": "string_length",
-             "minimum": "numeric_range", "maximum": "numeric_range", "exclusiveMinimum": "exclusive_bound",
-             "exclusiveMaximum": "exclusive_bound", "additionalProperties": "closed_object",
-             "dependentRequired": "dependentRequired", "minProperties": "minProperties"}
+    names = {
+        "enum": "enum",
+        "pattern": "pattern",
+        "format": "format",
+        "const": "const",
+        "anyOf": "anyOf",
+        "$ref": "ref",
+        "multipleOf": "multipleOf",
+        "uniqueItems": "uniqueItems",
+        "minItems": "array_length",
+        "maxItems": "array_length",
+        "minLength": "string_length",
+        "maxLength": "string_length",
+        "minimum": "numeric_range",
+        "maximum": "numeric_range",
+        "exclusiveMinimum": "exclusive_bound",
+        "exclusiveMaximum": "exclusive_bound",
+        "additionalProperties": "closed_object",
+        "dependentRequired": "dependentRequired",
+        "minProperties": "minProperties",
+    }
     found |= {names[key] for key in schema if key in names}
     if isinstance(schema.get("type"), list):
         found.add("nullable")
     if schema.get("type") == "object" and not root:
         found.add("nested_object")
-    if schema.get("type") == "array" and isinstance(schema.get("items"), dict) and (
-            schema["items"].get("type") == "object" or "$ref" in schema["items"]):
+    if (
+        schema.get("type") == "array"
+        and isinstance(schema.get("items"), dict)
+        and (schema["items"].get("type") == "object" or "$ref" in schema["items"])
+    ):
         found.add("array_of_objects")
     for key in ("properties", "$defs"):
         for sub in (schema.get(key) or {}).values():
@@ -484,8 +838,9 @@ def pretty(value: Any, level: int = 0) -> str:
         return flat
     pad = "  " * (level + 1)
     if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(key, ensure_ascii=False)}: {pretty(item, level + 1)}"
-                 for key, item in value.items()]
+        items = [
+            f"{pad}{json.dumps(key, ensure_ascii=False)}: {pretty(item, level + 1)}" for key, item in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
     return "[\n" + ",\n".join(pad + pretty(item, level + 1) for item in value) + "\n" + "  " * level + "]"
 
@@ -501,7 +856,7 @@ def formats_used(schema: Any) -> set[str]:
 
 def prompt(task: dict[str, Any], template: str) -> str:
     used = sorted(formats_used(task["schema"]))
-    formats = (f"String formats are checked ({'; '.join(FORMAT_HINTS[f] for f in used)}).\n\n" if used else "")
+    formats = f"String formats are checked ({'; '.join(FORMAT_HINTS[f] for f in used)}).\n\n" if used else ""
     return template.format(task=task["task"], schema=pretty(task["schema"]), formats=formats)
 
 
@@ -552,10 +907,16 @@ def broken(task: dict[str, Any]) -> dict[str, Any]:
 EXAMPLE_SCRIPTS = [
     ("the object, bare", lambda t: [{"say": compact(t["witness"])}], 1.0),
     ("the object in a ```json fence", lambda t: [{"say": f"```json\n{compact(t['witness'])}\n```"}], 1.0),
-    ("think, then the object with spaces around it", lambda t: [
-        {"think": "Fill every required field within its limits.", "say": f"\n {compact(t['witness'])} \n"}], 1.0),
-    ("a <think> block left in the message, then the object",
-     lambda t: [{"say": f"<think>Check the enums.</think>\n{compact(t['witness'])}"}], 1.0),
+    (
+        "think, then the object with spaces around it",
+        lambda t: [{"think": "Fill every required field within its limits.", "say": f"\n {compact(t['witness'])} \n"}],
+        1.0,
+    ),
+    (
+        "a <think> block left in the message, then the object",
+        lambda t: [{"say": f"<think>Check the enums.</think>\n{compact(t['witness'])}"}],
+        1.0,
+    ),
     ("the object without its first required property: **invalid**", lambda t: [{"say": compact(broken(t))}], 0.0),
 ]
 
@@ -584,8 +945,10 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 
 def generate(out: Path) -> list[Path]:
-    splits = {"example": example_rows(SEED + 1), **split_rows(SEED, {"train": TRAIN_SIZE,
-                                                                      "validation": VALIDATION_SIZE})}
+    splits = {
+        "example": example_rows(SEED + 1),
+        **split_rows(SEED, {"train": TRAIN_SIZE, "validation": VALIDATION_SIZE}),
+    }
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for split, rows in splits.items():

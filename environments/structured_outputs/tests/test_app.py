@@ -58,38 +58,44 @@ def answering(row: dict[str, Any], text: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ parsing the answer
 
 
-@pytest.mark.parametrize(("text", "fenced"), [
-    (json.dumps(GOOD), False),
-    (json.dumps(GOOD, indent=2), False),
-    (f"\n\n  {json.dumps(GOOD)}  \n", False),
-    (f"```json\n{json.dumps(GOOD, indent=2)}\n```", True),
-    (f"```JSON\n{json.dumps(GOOD)}\n```\n", True),
-    (f"```\n{json.dumps(GOOD)}\n```", True),
-    (f"```json {json.dumps(GOOD)}```", True),
-    (f"<think>Name first, then size.</think>\n{json.dumps(GOOD)}", False),
-    (f"<think>a\nb</think>```json\n{json.dumps(GOOD)}\n```", True),
-])
+@pytest.mark.parametrize(
+    ("text", "fenced"),
+    [
+        (json.dumps(GOOD), False),
+        (json.dumps(GOOD, indent=2), False),
+        (f"\n\n  {json.dumps(GOOD)}  \n", False),
+        (f"```json\n{json.dumps(GOOD, indent=2)}\n```", True),
+        (f"```JSON\n{json.dumps(GOOD)}\n```\n", True),
+        (f"```\n{json.dumps(GOOD)}\n```", True),
+        (f"```json {json.dumps(GOOD)}```", True),
+        (f"<think>Name first, then size.</think>\n{json.dumps(GOOD)}", False),
+        (f"<think>a\nb</think>```json\n{json.dumps(GOOD)}\n```", True),
+    ],
+)
 def test_a_json_answer_is_parsed_bare_or_in_one_fence(text: str, fenced: bool) -> None:
     answer = APP.parse_answer(text)
     assert answer.value == GOOD
     assert answer.fenced is fenced
 
 
-@pytest.mark.parametrize(("text", "why"), [
-    ("", "empty"),
-    ("   \n ", "empty"),
-    ("```json\n```", "empty"),
-    ("<think>I will answer.</think>", "empty"),
-    (f"Here is the object: {json.dumps(GOOD)}", "Expecting value"),
-    (f"```json\n{json.dumps(GOOD)}\n```\nHope this helps!", "Expecting value"),
-    (f"{json.dumps(GOOD)}\n{json.dumps(GOOD)}", "Extra data"),
-    ("{'name': 'Ada', 'size': 3}", "Expecting property name"),
-    ('{"name": "Ada", "size": 3,}', "Expecting property name"),
-    ('{"name": "Ada", "size": 3', "Expecting"),
-    ('{"name": "Ada", "size": NaN}', "NaN is not JSON"),
-    ('{"name": "Ada", "size": -Infinity}', "-Infinity is not JSON"),
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("```json\n```", "empty"),
+        ("<think>I will answer.</think>", "empty"),
+        (f"Here is the object: {json.dumps(GOOD)}", "Expecting value"),
+        (f"```json\n{json.dumps(GOOD)}\n```\nHope this helps!", "Expecting value"),
+        (f"{json.dumps(GOOD)}\n{json.dumps(GOOD)}", "Extra data"),
+        ("{'name': 'Ada', 'size': 3}", "Expecting property name"),
+        ('{"name": "Ada", "size": 3,}', "Expecting property name"),
+        ('{"name": "Ada", "size": 3', "Expecting"),
+        ('{"name": "Ada", "size": NaN}', "NaN is not JSON"),
+        ('{"name": "Ada", "size": -Infinity}', "-Infinity is not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
 def test_what_is_not_one_json_value_is_refused_with_a_reason(text: str, why: str) -> None:
     with pytest.raises(APP.NotJSON, match=re.escape(why)):
         APP.parse_answer(text)
@@ -100,21 +106,30 @@ def test_what_is_not_one_json_value_is_refused_with_a_reason(text: str, why: str
 
 def test_a_valid_object_earns_1() -> None:
     assert APP.score(json.dumps(GOOD), SCHEMA) == {
-        "reward": 1.0, "parsed": 1.0, "valid": 1.0, "fenced": 0.0, "error_count": 0, "errors": []}
+        "reward": 1.0,
+        "parsed": 1.0,
+        "valid": 1.0,
+        "fenced": 0.0,
+        "error_count": 0,
+        "errors": [],
+    }
     assert APP.score(json.dumps({"name": "Ada", "size": 10}), SCHEMA)["reward"] == 1.0  # optional ones left out
 
 
-@pytest.mark.parametrize(("answer", "errors"), [
-    ({"name": "Ada"}, ["$: 'size' is a required property"]),
-    ({**GOOD, "size": 11}, ["$.size: 11 is greater than the maximum of 10"]),
-    ({**GOOD, "size": 2.5}, ["$.size: 2.5 is not of type 'integer'"]),
-    ({**GOOD, "name": ""}, ["$.name: '' should be non-empty"]),
-    ({**GOOD, "tags": []}, ["$.tags: [] should be non-empty"]),
-    ({**GOOD, "tags": ["a", "a"]}, ["$.tags: ['a', 'a'] has non-unique elements"]),
-    ({**GOOD, "born": "10 December 1815"}, ["$.born: '10 December 1815' is not a 'date'"]),
-    ({**GOOD, "extra": 1}, ["$: Additional properties are not allowed ('extra' was unexpected)"]),
-    ({"size": "3"}, ["$: 'name' is a required property", "$.size: '3' is not of type 'integer'"]),
-])
+@pytest.mark.parametrize(
+    ("answer", "errors"),
+    [
+        ({"name": "Ada"}, ["$: 'size' is a required property"]),
+        ({**GOOD, "size": 11}, ["$.size: 11 is greater than the maximum of 10"]),
+        ({**GOOD, "size": 2.5}, ["$.size: 2.5 is not of type 'integer'"]),
+        ({**GOOD, "name": ""}, ["$.name: '' should be non-empty"]),
+        ({**GOOD, "tags": []}, ["$.tags: [] should be non-empty"]),
+        ({**GOOD, "tags": ["a", "a"]}, ["$.tags: ['a', 'a'] has non-unique elements"]),
+        ({**GOOD, "born": "10 December 1815"}, ["$.born: '10 December 1815' is not a 'date'"]),
+        ({**GOOD, "extra": 1}, ["$: Additional properties are not allowed ('extra' was unexpected)"]),
+        ({"size": "3"}, ["$: 'name' is a required property", "$.size: '3' is not of type 'integer'"]),
+    ],
+)
 def test_an_invalid_object_earns_0_and_says_why(answer: dict[str, Any], errors: list[str]) -> None:
     result = APP.score(json.dumps(answer), SCHEMA)
     assert result["reward"] == result["valid"] == 0.0
@@ -130,7 +145,7 @@ def test_json_of_the_wrong_type_parses_but_earns_0(text: str) -> None:
     assert "is not of type 'object'" in result["errors"][0]
 
 
-@pytest.mark.parametrize("text", ["", "Sorry, I cannot do that.", "{name: Ada}", "```json\n{\"name\": \"Ada\"", "NaN"])
+@pytest.mark.parametrize("text", ["", "Sorry, I cannot do that.", "{name: Ada}", '```json\n{"name": "Ada"', "NaN"])
 def test_an_answer_that_is_not_json_earns_0_and_has_no_error_count(text: str) -> None:
     result = APP.score(text, SCHEMA)
     assert (result["reward"], result["parsed"], result["valid"]) == (0.0, 0.0, 0.0)
@@ -181,22 +196,28 @@ def test_schemas_are_valid_draft_2020_12_schemas() -> None:
     for row in rows:
         APP.SchemaTask.model_validate(row)  # what seed_session and verify do
         Draft202012Validator.check_schema(row["schema"])
-    used = {fmt for split in SPLITS.values() for row in split for fmt in re.findall(r'"format": "(\w+)"',
-                                                                                   json.dumps(row["schema"]))}
+    used = {
+        fmt
+        for split in SPLITS.values()
+        for row in split
+        for fmt in re.findall(r'"format": "(\w+)"', json.dumps(row["schema"]))
+    }
     assert used <= set(Draft202012Validator.FORMAT_CHECKER.checkers), "a format the checker cannot assert"
 
 
 def test_train_and_validation_prompts_are_distinct_and_disjoint() -> None:
-    prompts = {split: [row["responses_create_params"]["input"][0]["content"] for row in rows]
-               for split, rows in SPLITS.items()}
+    prompts = {
+        split: [row["responses_create_params"]["input"][0]["content"] for row in rows] for split, rows in SPLITS.items()
+    }
     assert len(set(prompts["train"])) == len(prompts["train"])
     assert len(set(prompts["validation"])) == len(prompts["validation"])
     assert not set(prompts["train"]) & set(prompts["validation"])
 
 
 def test_the_generator_writes_the_committed_files_byte_for_byte(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, str(DATA / "generate.py"), "--out", str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
     for split in SPLITS:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes(), split
 
@@ -242,14 +263,18 @@ def test_a_model_that_ends_on_a_tool_call_earns_0(env: EnvironmentStack) -> None
 # ------------------------------------------------------------------ bad rows and bodies
 
 
-@pytest.mark.parametrize(("schema", "why"), [
-    (None, "the row needs `schema`"),
-    ("{\"type\": \"object\"}", "the row needs `schema`"),
-    ({"type": "objekt"}, "not a valid Draft 2020-12 schema"),
-    ({"type": "object", "required": "name"}, "not a valid Draft 2020-12 schema"),
-])
-def test_a_row_without_a_usable_schema_is_refused_before_the_episode(env: EnvironmentStack, schema: Any,
-                                                                     why: str) -> None:
+@pytest.mark.parametrize(
+    ("schema", "why"),
+    [
+        (None, "the row needs `schema`"),
+        ('{"type": "object"}', "the row needs `schema`"),
+        ({"type": "objekt"}, "not a valid Draft 2020-12 schema"),
+        ({"type": "object", "required": "name"}, "not a valid Draft 2020-12 schema"),
+    ],
+)
+def test_a_row_without_a_usable_schema_is_refused_before_the_episode(
+    env: EnvironmentStack, schema: Any, why: str
+) -> None:
     row = {key: value for key, value in ROWS[0].items() if key != "schema"}
     if schema is not None:
         row["schema"] = schema

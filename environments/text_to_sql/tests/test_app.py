@@ -74,8 +74,9 @@ def test_datasets_have_their_sizes_and_valid_rows() -> None:
 
 
 def test_train_validation_and_example_prompts_do_not_overlap() -> None:
-    prompts = [{row["responses_create_params"]["input"][0]["content"] for row in rows}
-               for rows in (ROWS, TRAIN, VALIDATION)]
+    prompts = [
+        {row["responses_create_params"]["input"][0]["content"] for row in rows} for rows in (ROWS, TRAIN, VALIDATION)
+    ]
     assert sum(map(len, prompts)) == len(ROWS) + len(TRAIN) + len(VALIDATION)  # no duplicate within a file
     examples, train, validation = prompts
     assert not examples & train
@@ -126,14 +127,17 @@ def test_the_example_rows_use_the_query_tool_as_scripted(rollout: Rollout) -> No
 # ------------------------------------------------------------------ verify
 
 
-@pytest.mark.parametrize("text", [
-    "{fenced}",
-    "Here it is:\n{fenced}\nThis counts them.",
-    "```\n{sql}\n```",  # a bare fence
-    "{sql}",  # no fence, but a bare SELECT
-    "```SQL\n{sql};\n```",
-    "A first try:\n```sql\nSELECT 0\n```\nBetter:\n{fenced}",  # the last block counts
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{fenced}",
+        "Here it is:\n{fenced}\nThis counts them.",
+        "```\n{sql}\n```",  # a bare fence
+        "{sql}",  # no fence, but a bare SELECT
+        "```SQL\n{sql};\n```",
+        "A first try:\n```sql\nSELECT 0\n```\nBetter:\n{fenced}",  # the last block counts
+    ],
+)
 def test_the_reference_query_earns_1_however_it_is_wrapped(rollout: Rollout, text: str) -> None:
     row = ROWS[0]
     result = rollout(answering(row, text.format(fenced=fenced(row["reference_sql"]), sql=row["reference_sql"])))
@@ -141,14 +145,17 @@ def test_the_reference_query_earns_1_however_it_is_wrapped(rollout: Rollout, tex
     assert result["extracted_sql"] == row["reference_sql"]
 
 
-@pytest.mark.parametrize(("sql", "why"), [
-    ("SELECT COUNT(*) FROM customers WHERE city = 'Paris'", "the wrong city"),
-    ("SELECT COUNT(*) FROM customers", "no filter"),
-    ("SELECT COUNT(*), 'Lyon' FROM customers WHERE city = 'Lyon'", "an extra column"),
-    ("SELECT name FROM customers WHERE city = 'Lyon'", "the rows instead of their count"),
-    ("SELECT 'x' || COUNT(*) FROM customers WHERE city = 'Lyon'", "text, not a number"),
-    ("SELECT COUNT(*) FROM customers WHERE city = 'Lyon' AND 1 = 0", "an empty count"),
-])
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("SELECT COUNT(*) FROM customers WHERE city = 'Paris'", "the wrong city"),
+        ("SELECT COUNT(*) FROM customers", "no filter"),
+        ("SELECT COUNT(*), 'Lyon' FROM customers WHERE city = 'Lyon'", "an extra column"),
+        ("SELECT name FROM customers WHERE city = 'Lyon'", "the rows instead of their count"),
+        ("SELECT 'x' || COUNT(*) FROM customers WHERE city = 'Lyon'", "text, not a number"),
+        ("SELECT COUNT(*) FROM customers WHERE city = 'Lyon' AND 1 = 0", "an empty count"),
+    ],
+)
 def test_a_wrong_query_earns_0(rollout: Rollout, sql: str, why: str) -> None:
     result = rollout(answering(ROWS[0], fenced(sql)))
     assert result["reward"] == 0.0, why
@@ -156,16 +163,18 @@ def test_a_wrong_query_earns_0(rollout: Rollout, sql: str, why: str) -> None:
     assert not result["correct_main"]
 
 
-@pytest.mark.parametrize(("text", "found"), [
-    ("", False),
-    ("There are 7 customers in Lyon.", False),
-    ("```sql\n\n```", False),
-    ("```sql\nSELEC COUNT(*) FROM customers\n```", True),  # unparseable
-    ("```sql\nSELECT COUNT(*) FROM clients\n```", True),  # no such table
-    ("```sql\nSELECT 1; SELECT 2\n```", True),  # two statements
-])
-def test_a_malformed_answer_earns_0_and_does_not_count_as_executed(rollout: Rollout, text: str,
-                                                                    found: bool) -> None:
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("", False),
+        ("There are 7 customers in Lyon.", False),
+        ("```sql\n\n```", False),
+        ("```sql\nSELEC COUNT(*) FROM customers\n```", True),  # unparseable
+        ("```sql\nSELECT COUNT(*) FROM clients\n```", True),  # no such table
+        ("```sql\nSELECT 1; SELECT 2\n```", True),  # two statements
+    ],
+)
+def test_a_malformed_answer_earns_0_and_does_not_count_as_executed(rollout: Rollout, text: str, found: bool) -> None:
     result = rollout(answering(ROWS[0], text))
     assert result["reward"] == 0.0
     assert flags(result) == {"sql_found": found, "executed": False, "timed_out": False, "refused": False}
@@ -204,19 +213,22 @@ def test_column_names_and_order_do_not_count(rollout: Rollout) -> None:
     assert rollout(answering(row, fenced(swapped)))["reward"] == 1.0
 
 
-@pytest.mark.parametrize(("text", "sql"), [
-    ("```sql\nSELECT 1\n```", "SELECT 1"),
-    ("```sqlite\nSELECT 1;\n```", "SELECT 1"),
-    ("```postgresql\nSELECT 1\n```", "SELECT 1"),  # any language tag alone on the first line
-    ("```sql SELECT 1```", "SELECT 1"),
-    ("```SELECT\n  a\nFROM t```", "SELECT\n  a\nFROM t"),  # SQL's first word is not a tag
-    ("one ```sql\nSELECT 0\n``` two ```sql\nSELECT 2\n``` three", "SELECT 2"),  # the last block
-    ("Truncated: ```sql\nSELECT 3", "SELECT 3"),  # a block left open
-    ("with x as (select 1) select * from x;", "with x as (select 1) select * from x"),
-    ("The answer is 5.", None),
-    ("```sql\n\n```", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "sql"),
+    [
+        ("```sql\nSELECT 1\n```", "SELECT 1"),
+        ("```sqlite\nSELECT 1;\n```", "SELECT 1"),
+        ("```postgresql\nSELECT 1\n```", "SELECT 1"),  # any language tag alone on the first line
+        ("```sql SELECT 1```", "SELECT 1"),
+        ("```SELECT\n  a\nFROM t```", "SELECT\n  a\nFROM t"),  # SQL's first word is not a tag
+        ("one ```sql\nSELECT 0\n``` two ```sql\nSELECT 2\n``` three", "SELECT 2"),  # the last block
+        ("Truncated: ```sql\nSELECT 3", "SELECT 3"),  # a block left open
+        ("with x as (select 1) select * from x;", "with x as (select 1) select * from x"),
+        ("The answer is 5.", None),
+        ("```sql\n\n```", None),
+        ("", None),
+    ],
+)
 def test_extract_sql(text: str, sql: str | None) -> None:
     assert APP.extract_sql(text) == sql
 
@@ -240,21 +252,23 @@ def test_results_match() -> None:
 # ------------------------------------------------------------------ the read-only executor
 
 
-@pytest.mark.parametrize("sql", [
-    "INSERT INTO customers VALUES (999, 'Eve Hacker', 'Lyon', 'France', '2024-01-01')",
-    "UPDATE customers SET city = 'Lyon'",
-    "DELETE FROM customers",
-    "DROP TABLE customers",
-    "CREATE TABLE notes (x)",
-    "ATTACH DATABASE ':memory:' AS scratch",
-    "PRAGMA query_only = OFF",
-    "SELECT * FROM pragma_table_info('customers')",
-    "BEGIN",
-    "VACUUM INTO '/tmp/text_to_sql_copy.db'",
-    "WITH gone AS (SELECT 1) DELETE FROM orders",
-])
-def test_a_write_or_escape_attempt_is_refused_and_earns_0(rollout: Rollout, episode: httpx.Client,
-                                                          sql: str) -> None:
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO customers VALUES (999, 'Eve Hacker', 'Lyon', 'France', '2024-01-01')",
+        "UPDATE customers SET city = 'Lyon'",
+        "DELETE FROM customers",
+        "DROP TABLE customers",
+        "CREATE TABLE notes (x)",
+        "ATTACH DATABASE ':memory:' AS scratch",
+        "PRAGMA query_only = OFF",
+        "SELECT * FROM pragma_table_info('customers')",
+        "BEGIN",
+        "VACUUM INTO '/tmp/text_to_sql_copy.db'",
+        "WITH gone AS (SELECT 1) DELETE FROM orders",
+    ],
+)
+def test_a_write_or_escape_attempt_is_refused_and_earns_0(rollout: Rollout, episode: httpx.Client, sql: str) -> None:
     result = rollout(answering(ROWS[0], fenced(sql)))
     assert result["reward"] == 0.0
     assert flags(result) == {"sql_found": True, "executed": False, "timed_out": False, "refused": True}
@@ -324,15 +338,19 @@ def test_run_query_shows_the_first_rows(episode: httpx.Client) -> None:
 APP_CATEGORIES = {"Books", "Electronics", "Garden", "Kitchen", "Toys"}
 
 
-@pytest.mark.parametrize(("arguments", "status", "message"), [
-    ({}, 422, "sql: Field required"),
-    ({"sql": ""}, 422, "sql: String should have at least 1 character"),
-    ({"sql": ["SELECT 1"]}, 422, "sql: Input should be a valid string"),
-    ({"sql": "SELECT x FROM nowhere"}, 400, "query failed: no such table: nowhere"),
-    ({"sql": "SELECT 1; SELECT 2"}, 400, "query failed: You can only execute one statement at a time."),
-])
-def test_run_query_rejects_bad_arguments(episode: httpx.Client, arguments: dict[str, Any], status: int,
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "status", "message"),
+    [
+        ({}, 422, "sql: Field required"),
+        ({"sql": ""}, 422, "sql: String should have at least 1 character"),
+        ({"sql": ["SELECT 1"]}, 422, "sql: Input should be a valid string"),
+        ({"sql": "SELECT x FROM nowhere"}, 400, "query failed: no such table: nowhere"),
+        ({"sql": "SELECT 1; SELECT 2"}, 400, "query failed: You can only execute one statement at a time."),
+    ],
+)
+def test_run_query_rejects_bad_arguments(
+    episode: httpx.Client, arguments: dict[str, Any], status: int, message: str
+) -> None:
     answer = episode.post("/run_query", json=arguments)
     assert answer.status_code == status
     assert message in answer.json()["error"]
@@ -341,14 +359,18 @@ def test_run_query_rejects_bad_arguments(episode: httpx.Client, arguments: dict[
 # ------------------------------------------------------------------ bad rows
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"reference_sql": None}, "reference_sql"),
-    ({"reference_sql": "SELECT * FROM nowhere"}, "reference_sql does not run on the main database"),
-    ({"reference_sql": "DELETE FROM customers"}, "query refused"),
-    ({"order_matters": "sometimes"}, "order_matters"),
-])
-def test_a_bad_row_is_refused_before_the_episode_starts(env: EnvironmentStack, change: dict[str, Any],
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"reference_sql": None}, "reference_sql"),
+        ({"reference_sql": "SELECT * FROM nowhere"}, "reference_sql does not run on the main database"),
+        ({"reference_sql": "DELETE FROM customers"}, "query refused"),
+        ({"order_matters": "sometimes"}, "order_matters"),
+    ],
+)
+def test_a_bad_row_is_refused_before_the_episode_starts(
+    env: EnvironmentStack, change: dict[str, Any], message: str
+) -> None:
     row = {key: value for key, value in {**ROWS[0], **change}.items() if value is not None}
     answer = env.client.post(f"{env.agent}/run", json=row)
     assert answer.status_code == 400

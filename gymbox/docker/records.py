@@ -130,8 +130,11 @@ class Container(_Model):
     @property
     def failed(self) -> bool:
         """Exited, dead, restarting (crash loop), or its healthcheck gave up."""
-        return (self.state.status in ("exited", "dead", "restarting") or self.restart_count > 0
-                or self.health == "unhealthy")
+        return (
+            self.state.status in ("exited", "dead", "restarting")
+            or self.restart_count > 0
+            or self.health == "unhealthy"
+        )
 
     def host_ports(self, container_port: int) -> list[tuple[str, int]]:
         """(host ip, host port) pairs published for `container_port`/tcp."""

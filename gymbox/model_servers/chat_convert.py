@@ -28,11 +28,30 @@ TOKEN_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_prob
 
 # Responses-only create fields that have no Chat Completions counterpart (or are converted explicitly);
 # every other field (temperature, top_p, user, vLLM's top_k / chat_template_kwargs, ...) passes through.
-_RESPONSES_ONLY = frozenset({
-    "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens", "text",
-    "reasoning", "store", "include", "truncation", "background", "previous_response_id", "conversation",
-    "prompt", "max_tool_calls", "metadata", "stream", "stream_options", "top_logprobs",
-})
+_RESPONSES_ONLY = frozenset(
+    {
+        "input",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "max_output_tokens",
+        "text",
+        "reasoning",
+        "store",
+        "include",
+        "truncation",
+        "background",
+        "previous_response_id",
+        "conversation",
+        "prompt",
+        "max_tool_calls",
+        "metadata",
+        "stream",
+        "stream_options",
+        "top_logprobs",
+    }
+)
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -51,8 +70,10 @@ def new_id(prefix: str) -> str:
 def responses_to_chat(params: dict[str, Any]) -> dict[str, Any]:
     """A Responses create body -> a Chat Completions create body (the caller sets `model`)."""
     if params.get("previous_response_id") or params.get("conversation"):
-        raise ChatConversionError("previous_response_id / conversation need a server that stores responses; "
-                                  "send the whole conversation in `input`, or set api: responses")
+        raise ChatConversionError(
+            "previous_response_id / conversation need a server that stores responses; "
+            "send the whole conversation in `input`, or set api: responses"
+        )
     out = {k: v for k, v in params.items() if k not in _RESPONSES_ONLY}
     messages = input_to_messages(params.get("input", []))
     if params.get("instructions"):
@@ -113,15 +134,22 @@ def input_to_messages(items: str | list[dict[str, Any]]) -> list[dict[str, Any]]
             if text:
                 pending["content"] += f"{_THINK_OPEN}{text}{_THINK_CLOSE}"
         elif kind == "function_call":
-            pending["tool_calls"].append({
-                "id": item.get("call_id") or item.get("id"),
-                "type": "function",
-                "function": {"name": item["name"], "arguments": _arguments(item.get("arguments", ""))},
-            })
+            pending["tool_calls"].append(
+                {
+                    "id": item.get("call_id") or item.get("id"),
+                    "type": "function",
+                    "function": {"name": item["name"], "arguments": _arguments(item.get("arguments", ""))},
+                }
+            )
         elif kind == "function_call_output":
             flush()
-            messages.append({"role": "tool", "tool_call_id": item["call_id"],
-                             "content": _tool_output(item.get("output", ""), index)})
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item["call_id"],
+                    "content": _tool_output(item.get("output", ""), index),
+                }
+            )
         elif kind == "message" and item.get("role") == "assistant":
             if pending["tool_calls"]:  # text after tool calls starts a new assistant message
                 flush()
@@ -131,8 +159,10 @@ def input_to_messages(items: str | list[dict[str, Any]]) -> list[dict[str, Any]]
             role = "system" if item["role"] == "developer" else item["role"]
             messages.append({"role": role, "content": _content_to_chat(item.get("content", ""), index)})
         else:
-            raise ChatConversionError(f"input[{index}]: item of type {kind!r} (role {item.get('role')!r}) "
-                                      "cannot be converted to Chat Completions")
+            raise ChatConversionError(
+                f"input[{index}]: item of type {kind!r} (role {item.get('role')!r}) "
+                "cannot be converted to Chat Completions"
+            )
     flush()
     return messages
 
@@ -170,11 +200,14 @@ def _content_to_chat(content: str | list[dict[str, Any]], index: int) -> str | l
         if kind in ("input_text", "output_text", "text"):
             parts.append({"type": "text", "text": part.get("text", "")})
         elif kind == "input_image" and part.get("image_url"):
-            parts.append({"type": "image_url",
-                          "image_url": {"url": part["image_url"], "detail": part.get("detail") or "auto"}})
+            parts.append(
+                {"type": "image_url", "image_url": {"url": part["image_url"], "detail": part.get("detail") or "auto"}}
+            )
         else:
-            raise ChatConversionError(f"input[{index}]: content part {kind!r} cannot be converted to Chat "
-                                      "Completions (text and image_url images only)")
+            raise ChatConversionError(
+                f"input[{index}]: content part {kind!r} cannot be converted to Chat "
+                "Completions (text and image_url images only)"
+            )
     return parts
 
 
@@ -183,15 +216,19 @@ def _tool_output(output: Any, index: int) -> str | list[dict[str, Any]]:
         return output
     if isinstance(output, list) and all(p.get("type") in ("input_text", "output_text") for p in output):
         return [{"type": "text", "text": p.get("text", "")} for p in output]
-    raise ChatConversionError(f"input[{index}]: function_call_output.output must be a string or a list of "
-                              "text parts to be sent to a Chat Completions server")
+    raise ChatConversionError(
+        f"input[{index}]: function_call_output.output must be a string or a list of "
+        "text parts to be sent to a Chat Completions server"
+    )
 
 
 def tool_to_chat(tool: dict[str, Any]) -> dict[str, Any]:
     """`{"type":"function","name",...}` -> `{"type":"function","function":{"name",...}}`."""
     if tool.get("type") != "function":
-        raise ChatConversionError(f"tool {tool.get('name') or tool.get('type')!r}: only function tools can be "
-                                  "sent to a Chat Completions server")
+        raise ChatConversionError(
+            f"tool {tool.get('name') or tool.get('type')!r}: only function tools can be "
+            "sent to a Chat Completions server"
+        )
     if "function" in tool:  # already in chat form
         return tool
     function = {k: tool[k] for k in ("name", "description", "parameters") if tool.get(k) is not None}
@@ -232,14 +269,14 @@ def split_reasoning(content: str) -> tuple[str | None, str]:
     """
     stripped = content.lstrip()
     if stripped.startswith(_THINK_OPEN):
-        body = stripped[len(_THINK_OPEN):]
+        body = stripped[len(_THINK_OPEN) :]
         end = body.find(_THINK_CLOSE)
         if end < 0:
             return body.strip(), ""
-        return body[:end].strip(), body[end + len(_THINK_CLOSE):].lstrip()
+        return body[:end].strip(), body[end + len(_THINK_CLOSE) :].lstrip()
     end = content.find(_THINK_CLOSE)
     if end >= 0 and _THINK_OPEN not in content[:end]:
-        return content[:end].strip(), content[end + len(_THINK_CLOSE):].lstrip()
+        return content[:end].strip(), content[end + len(_THINK_CLOSE) :].lstrip()
     return None, content
 
 
@@ -251,8 +288,14 @@ def message_to_output(message: dict[str, Any]) -> list[dict[str, Any]]:
     think, text = split_reasoning(message.get("content") or "")
     reasoning = "\n".join(r for r in (parsed if isinstance(parsed, str) else None, think) if r)
     if reasoning:
-        items.append({"type": "reasoning", "id": new_id("rs"), "status": "completed",
-                      "summary": [{"type": "summary_text", "text": reasoning}]})
+        items.append(
+            {
+                "type": "reasoning",
+                "id": new_id("rs"),
+                "status": "completed",
+                "summary": [{"type": "summary_text", "text": reasoning}],
+            }
+        )
     tool_calls = message.get("tool_calls") or []
     refusal = message.get("refusal")
     # A turn with nothing else still yields a (possibly empty) message, so the agent sees a final answer.
@@ -262,13 +305,21 @@ def message_to_output(message: dict[str, Any]) -> list[dict[str, Any]]:
             content.append({"type": "output_text", "text": text, "annotations": []})
         if refusal:
             content.append({"type": "refusal", "refusal": refusal})
-        items.append({"type": "message", "id": new_id("msg"), "role": "assistant",
-                      "status": "completed", "content": content})
+        items.append(
+            {"type": "message", "id": new_id("msg"), "role": "assistant", "status": "completed", "content": content}
+        )
     for call in tool_calls:
         function = call.get("function") or {}
-        items.append({"type": "function_call", "id": new_id("fc"), "call_id": call.get("id") or new_id("call"),
-                      "name": function.get("name", ""), "arguments": _arguments(function.get("arguments", "")),
-                      "status": "completed"})
+        items.append(
+            {
+                "type": "function_call",
+                "id": new_id("fc"),
+                "call_id": call.get("id") or new_id("call"),
+                "name": function.get("name", ""),
+                "arguments": _arguments(function.get("arguments", "")),
+                "status": "completed",
+            }
+        )
     return items
 
 
@@ -294,8 +345,11 @@ def token_info(completion: dict[str, Any]) -> dict[str, list[Any]] | None:
             generation_ids = [int(str(entry["token"]).removeprefix("token_id:")) for entry in entries]
         except (KeyError, ValueError):
             return None  # tokens are text: return_tokens_as_token_ids was not honoured
-    return {"prompt_token_ids": list(prompt_ids), "generation_token_ids": list(generation_ids),
-            "generation_log_probs": log_probs}
+    return {
+        "prompt_token_ids": list(prompt_ids),
+        "generation_token_ids": list(generation_ids),
+        "generation_log_probs": log_probs,
+    }
 
 
 def usage_to_responses(usage: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -314,8 +368,9 @@ def usage_to_responses(usage: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def chat_to_response(completion: dict[str, Any], request: dict[str, Any], *, model: str,
-                     with_token_ids: bool = False) -> dict[str, Any]:
+def chat_to_response(
+    completion: dict[str, Any], request: dict[str, Any], *, model: str, with_token_ids: bool = False
+) -> dict[str, Any]:
     """A chat completion (choice 0) -> a Responses object answering the Responses `request`."""
     choices = completion.get("choices") or []
     if not choices:

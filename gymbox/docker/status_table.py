@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gymbox.docker.models import Container
+from gymbox.docker.records import Container
 from gymbox.docker.service import AGENT_ROLE, CONTAINER_PORT
 
 if TYPE_CHECKING:
@@ -36,6 +36,12 @@ def stack_table(stack_name: str, containers: list[Container], *, verified: bool 
         if members[0].role == AGENT_ROLE:
             for c in members:
                 urls += [f"http://127.0.0.1:{port}" for _ip, port in c.host_ports(CONTAINER_PORT)]
-        table.add_row(service, _ROLE_NAMES.get(members[0].role, members[0].role or "?"), str(len(members)),
-                      ", ".join(states), members[0].config.image, "\n".join(urls) or "-")
+        table.add_row(
+            service,
+            _ROLE_NAMES.get(members[0].role, members[0].role or "?"),
+            str(len(members)),
+            ", ".join(states),
+            members[0].config.image,
+            "\n".join(urls) or "-",
+        )
     return table

@@ -100,8 +100,9 @@ class ScriptedModelServer:
                 turns = json.loads(raw) if isinstance(raw, str) else raw
                 return [ScriptedTurn.model_validate(t) for t in turns], {}
             except Exception as exc:
-                raise ToolError(f"scripted_model: metadata.{SCRIPT_METADATA_KEY} is not a valid script: {exc}",
-                                status_code=400) from exc
+                raise ToolError(
+                    f"scripted_model: metadata.{SCRIPT_METADATA_KEY} is not a valid script: {exc}", status_code=400
+                ) from exc
         text = _last_user_text(items)
         for pattern, script in self._rules:
             found = pattern.search(text)
@@ -118,12 +119,27 @@ class ScriptedModelServer:
         for call in turn.calls:
             args = self._render(call.arguments, context)
             arguments = args if isinstance(args, str) and isinstance(call.arguments, str) else json.dumps(args)
-            out.append({"type": "function_call", "id": ids("fc"), "call_id": ids("call"), "name": call.name,
-                        "arguments": arguments, "status": "completed"})
+            out.append(
+                {
+                    "type": "function_call",
+                    "id": ids("fc"),
+                    "call_id": ids("call"),
+                    "name": call.name,
+                    "arguments": arguments,
+                    "status": "completed",
+                }
+            )
         if turn.say is not None or not turn.calls:
             text = str(self._render(turn.say or "", context))
-            out.append({"type": "message", "id": ids("msg"), "role": "assistant", "status": "completed",
-                        "content": [{"type": "output_text", "text": text, "annotations": []}]})
+            out.append(
+                {
+                    "type": "message",
+                    "id": ids("msg"),
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            )
         return out
 
     def _render(self, value: Any, context: dict[str, Any]) -> Any:
@@ -168,7 +184,7 @@ def _model_steps_since_user(items: list[dict[str, Any]]) -> int:
     """
     last_user = max((i for i, item in enumerate(items) if _is_user_message(item)), default=-1)
     steps, in_turn = 0, False
-    for item in items[last_user + 1:]:
+    for item in items[last_user + 1 :]:
         assistant = item.get("type") in _ASSISTANT_ITEMS or item.get("role") == "assistant"
         if assistant and not in_turn:
             steps += 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gymbox.docker.models import parse_inspect, parse_lines
-from gymbox.docker.report import stack_table
+from gymbox.docker.records import parse_inspect, parse_lines
 from gymbox.docker.stack import replica_urls
+from gymbox.docker.status_table import stack_table
 
 DATA = Path(__file__).parent / "data" / "docker"
 AGENT = "example_single_tool_call_simple_agent"
@@ -61,8 +61,10 @@ def test_listed_objects_and_their_labels() -> None:
 
 
 def test_missing_optional_fields_parse() -> None:
-    (c,) = parse_inspect('[{"Id": "x", "Name": "/n", "State": {"Status": "created"}, "Config": {"Labels": null},'
-                         ' "NetworkSettings": {"Ports": null, "Networks": null}}]')
+    (c,) = parse_inspect(
+        '[{"Id": "x", "Name": "/n", "State": {"Status": "created"}, "Config": {"Labels": null},'
+        ' "NetworkSettings": {"Ports": null, "Networks": null}}]'
+    )
     assert (c.labels, c.host_ports(8000), c.status, c.failed) == ({}, [], "created", False)
 
 

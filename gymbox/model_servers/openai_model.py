@@ -33,8 +33,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gymbox.config import StackConfig
-from gymbox.models.chat_convert import ChatConversionError, chat_to_response, responses_to_chat
+from gymbox.config import ResolvedConfig
+from gymbox.model_servers.chat_convert import ChatConversionError, chat_to_response, responses_to_chat
 from gymbox.servers.app import ToolError, create_app
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,9 @@ class OpenAIModelServer:
 
     Config: type[ProxyConfig] = OpenAIModelConfig
 
-    def __init__(self, config: ProxyConfig | None = None, *, name: str = "",
-                 stack: StackConfig | None = None) -> None:
+    def __init__(
+        self, config: ProxyConfig | None = None, *, name: str = "", stack: ResolvedConfig | None = None
+    ) -> None:
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__
         self.stack = stack
@@ -140,23 +141,26 @@ class OpenAIModelServer:
                 log.warning("%s: %s", self.name, message)
                 raise ToolError(message, 502, {"kind": "upstream_unavailable"}) from None
         if not isinstance(answer, dict):
-            raise ToolError(f"model server {self.base_url}{path} answered something other than a JSON object",
-                            502, {"kind": "upstream_unavailable"})
+            raise ToolError(
+                f"model server {self.base_url}{path} answered something other than a JSON object",
+                502,
+                {"kind": "upstream_unavailable"},
+            )
         return answer
 
     def _status_error(self, exc: openai.APIStatusError) -> ToolError:
         status = exc.status_code
         body = exc.body if isinstance(exc.body, dict) else {}
         message = self._scrub(str(body.get("message") or exc.message))
-        if status in (400, 413) and (body.get("code") == "context_length_exceeded"
-                                     or _CONTEXT_LENGTH.search(message)):
+        if status in (400, 413) and (body.get("code") == "context_length_exceeded" or _CONTEXT_LENGTH.search(message)):
             return ToolError(f"context length exceeded: {message}", 400, {"kind": "context_length_exceeded"})
         if status in _RETRIED_STATUSES or status >= 500:
             text = f"model server {self.base_url} answered {status} after {self.config.max_retries} retries: {message}"
             log.warning("%s: %s", self.name, text)
             return ToolError(text, 502, {"kind": "upstream_unavailable", "upstream_status": status})
-        return ToolError(f"model server answered {status}: {message}", status,
-                         {"kind": "upstream_error", "upstream_status": status})
+        return ToolError(
+            f"model server answered {status}: {message}", status, {"kind": "upstream_error", "upstream_status": status}
+        )
 
     def _scrub(self, text: str) -> str:
         key = self.config.api_key
@@ -206,8 +210,9 @@ class OpenAIModelServer:
             raise ToolError(str(exc), 400) from None
         completion = await self._post("/chat/completions", chat)
         try:
-            response = chat_to_response(completion, params, model=self.config.model,
-                                        with_token_ids=self.config.return_token_ids)
+            response = chat_to_response(
+                completion, params, model=self.config.model, with_token_ids=self.config.return_token_ids
+            )
         except ChatConversionError as exc:
             raise ToolError(f"model server {self.base_url}: {exc}", 502, {"kind": "upstream_unavailable"}) from None
         if self.config.return_token_ids and "generation_token_ids" not in response["output"][-1]:
@@ -221,8 +226,12 @@ class OpenAIModelServer:
     def _warn_no_tokens(self) -> None:
         if not self._warned_no_tokens:
             self._warned_no_tokens = True
-            log.warning("%s: return_token_ids is set but %s returned no prompt/generation token ids and "
-                        "logprobs; use vLLM >= 0.10.2, or set return_token_ids: false", self.name, self.base_url)
+            log.warning(
+                "%s: return_token_ids is set but %s returned no prompt/generation token ids and "
+                "logprobs; use vLLM >= 0.10.2, or set return_token_ids: false",
+                self.name,
+                self.base_url,
+            )
 
     # ------------------------------------------------------------------ the app
 
@@ -278,6 +287,10 @@ class VLLMModelServer(OpenAIModelServer):
             args += ["--reasoning-parser", config.reasoning_parser]
         if config.max_model_len is not None:
             args += ["--max-model-len", str(config.max_model_len)]
-        args += ["--gpu-memory-utilization", str(config.gpu_memory_utilization),
-                 "--tensor-parallel-size", str(config.tensor_parallel_size)]
+        args += [
+            "--gpu-memory-utilization",
+            str(config.gpu_memory_utilization),
+            "--tensor-parallel-size",
+            str(config.tensor_parallel_size),
+        ]
         return args + list(config.extra_args)

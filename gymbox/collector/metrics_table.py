@@ -23,8 +23,19 @@ def print_metrics(metrics: dict[str, Any], console: Console | None = None) -> No
     console = console or Console()
     summary = Table(title="Rollout metrics", show_header=False)
     k = metrics.get("k", 0)
-    for key in ("rollouts", "tasks", "mean_reward", "std_reward", "min_reward", "max_reward", "pass@1",
-                f"pass@{k}", f"mean@{k}", "throughput_rollouts_per_s", "wall_time_s"):
+    for key in (
+        "rollouts",
+        "tasks",
+        "mean_reward",
+        "std_reward",
+        "min_reward",
+        "max_reward",
+        "pass@1",
+        f"pass@{k}",
+        f"mean@{k}",
+        "throughput_rollouts_per_s",
+        "wall_time_s",
+    ):
         if key in metrics:
             summary.add_row(key, _fmt(metrics[key]))
     for status, count in sorted(metrics.get("status_counts", {}).items()):
@@ -48,6 +59,7 @@ def print_metrics(metrics: dict[str, Any], console: Console | None = None) -> No
         for col in ("agent", "task", "rollouts", "mean_reward", "passes"):
             table.add_column(col)
         for row in shown:
-            table.add_row(row["agent"], str(row["task_index"]), str(row["rollouts"]), _fmt(row["mean_reward"]),
-                          str(row["passes"]))
+            table.add_row(
+                row["agent"], str(row["task_index"]), str(row["rollouts"]), _fmt(row["mean_reward"]), str(row["passes"])
+            )
         console.print(table)
