@@ -1,0 +1,139 @@
+"""An index of a rollouts file: where each line starts, and a few numbers per row, never the rows.
+
+Indexing reads the file once. Each row leaves its byte offset, task, repeat, status, reward and latency
+in flat arrays (about 30 bytes a row) and a tally in its task's `TaskProfile`; a page that shows a
+rollout seeks to its offset and parses that one line. The failures file (`<out>_failures.jsonl`) is
+indexed the same way, so failed rollouts are listed beside scored ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gymbox.collector.profile import RunProfile, TaskProfile, as_dict
+from gymbox.collector.store import sibling
+from gymbox.errors import GymboxError
+
+ROLLOUTS, FAILURES = 0, 1  # which file a row lives in
+
+
+@dataclass(frozen=True, slots=True)
+class RowSummary:
+    """What a table shows of one rollout."""
+
+    row_id: int
+    task: str
+    repeat: int
+    status: str
+    reward: float | None
+    latency_s: float | None
+
+
+class RunIndex:
+    """One run (a rollouts file and its failures file), indexed for pages that read rows on demand."""
+
+    def __init__(self, path: Path, *, pass_threshold: float = 1.0) -> None:
+        self.path = path
+        self.name = path.name
+        self.failures_path = sibling(path, "failures.jsonl")
+        self.profile = RunProfile(pass_threshold)
+        self._files = (path, self.failures_path)
+        self._offsets = array("q")
+        self._file = array("b")
+        self._task = array("l")  # position in `task_keys`
+        self._repeat = array("l")
+        self._status = array("b")  # position in `_status_names`
+        self._reward = array("d")  # NaN: not scored
+        self._latency = array("d")  # NaN: unknown
+        self._status_names: list[str] = []
+        self.task_keys: list[str] = []
+        self._task_ids: dict[str, int] = {}
+        self.skipped_lines = 0
+        if not path.is_file():
+            raise GymboxError(f"{path}: no such rollouts file; pass a file that `gymbox rollout -o` wrote")
+        for file_id, file in enumerate(self._files):
+            if file.is_file():
+                self._scan(file_id, file)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    # ------------------------------------------------------------------ building
+
+    def _scan(self, file_id: int, file: Path) -> None:
+        with file.open("rb") as handle:
+            offset = 0
+            for line in handle:
+                start, offset = offset, offset + len(line)
+                try:
+                    row = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    self.skipped_lines += 1  # a line torn by a crash; `gymbox rollout --resume` repairs it
+                    continue
+                if not isinstance(row, dict):
+                    self.skipped_lines += 1
+                    continue
+                self._add(file_id, start, row)
+
+    def _add(self, file_id: int, offset: int, row: dict[str, Any]) -> None:
+        task = self.profile.add(row)
+        task_id = self._task_ids.get(task.key)
+        if task_id is None:
+            task_id = self._task_ids[task.key] = len(self.task_keys)
+            self.task_keys.append(task.key)
+        self._offsets.append(offset)
+        self._file.append(file_id)
+        self._task.append(task_id)
+        repeat = row.get("_ng_rollout_index", 0)
+        self._repeat.append(repeat if isinstance(repeat, int) else -1)
+        self._status.append(self._status_code(str(row.get("status", "ok"))))
+        reward = row.get("reward")
+        scored = file_id == ROLLOUTS and isinstance(reward, int | float) and not isinstance(reward, bool)
+        self._reward.append(float(reward) if scored and isinstance(reward, int | float) else math.nan)
+        latency = as_dict(row.get("gymbox")).get("latency_s")
+        self._latency.append(float(latency) if isinstance(latency, int | float) else math.nan)
+
+    def _status_code(self, status: str) -> int:
+        if status not in self._status_names:
+            self._status_names.append(status)
+        return self._status_names.index(status)
+
+    # ------------------------------------------------------------------ reading
+
+    def task(self, task_id: int) -> TaskProfile:
+        return self.profile.tasks[self.task_keys[task_id]]
+
+    def task_id(self, key: str) -> int | None:
+        return self._task_ids.get(key)
+
+    def task_rows(self, task_id: int) -> list[RowSummary]:
+        # A scan of one flat array (milliseconds at 100,000 rows) instead of a list per task.
+        return [self.summary(row_id) for row_id, owner in enumerate(self._task) if owner == task_id]
+
+    def summary(self, row_id: int) -> RowSummary:
+        reward, latency = self._reward[row_id], self._latency[row_id]
+        return RowSummary(
+            row_id=row_id,
+            task=self.task_keys[self._task[row_id]],
+            repeat=self._repeat[row_id],
+            status=self._status_names[self._status[row_id]],
+            reward=None if math.isnan(reward) else reward,
+            latency_s=None if math.isnan(latency) else latency,
+        )
+
+    def task_of(self, row_id: int) -> int:
+        return self._task[row_id]
+
+    def read(self, row_id: int) -> dict[str, Any]:
+        """The row itself, parsed from disk."""
+        if not 0 <= row_id < len(self._offsets):
+            raise KeyError(row_id)
+        with self._files[self._file[row_id]].open("rb") as handle:
+            handle.seek(self._offsets[row_id])
+            row: dict[str, Any] = json.loads(handle.readline())
+        return row
