@@ -13,12 +13,14 @@ from gymbox.cli import (
     images_cmd,
     logs_cmd,
     metrics_cmd,
+    profile_cmd,
     ps_cmd,
     render_cmd,
     rollout_cmd,
     serve_cmd,
     test_env_cmd,
     up_cmd,
+    view_cmd,
 )
 
 app = typer.Typer(
@@ -32,6 +34,8 @@ app.command("config")(config_cmd.config)
 app.command("serve")(serve_cmd.serve)
 app.command("rollout")(rollout_cmd.rollout)
 app.command("metrics")(metrics_cmd.metrics)
+app.command("profile")(profile_cmd.profile)
+app.command("view")(view_cmd.view)
 app.add_typer(data_cmd.app, name="data")
 # Docker: images, stacks.
 app.add_typer(images_cmd.app, name="images")
