@@ -19,6 +19,16 @@ RolloutStatus = Literal["ok", "model_error", "infra_error", "timeout"]
 """`ok` and `model_error` are real episodes with a real reward; `infra_error` and `timeout` have none."""
 
 
+def input_items(value: str | list[Any] | None) -> list[Any]:
+    """A Responses `input` as a list of items: a string is one user message, a list is copied as it is.
+
+    Items are not checked here; each caller decides what a non-object item means to it.
+    """
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    return list(value or [])
+
+
 class ResponsesCreateParams(BaseModel):
     """The body of `POST /v1/responses` (OpenAI Responses API), as a task row carries it.
 
@@ -32,9 +42,7 @@ class ResponsesCreateParams(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
 
     def input_items(self) -> list[dict[str, Any]]:
-        if isinstance(self.input, str):
-            return [{"role": "user", "content": self.input, "type": "message"}]
-        return list(self.input)
+        return input_items(self.input)
 
 
 class RunRequest(BaseModel):

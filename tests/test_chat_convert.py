@@ -6,9 +6,7 @@ import pytest
 from openai.types.responses import Response
 
 from gymbox.model_servers.chat_convert import (
-    ChatConversionError,
     chat_to_response,
-    input_to_messages,
     message_to_output,
     responses_to_chat,
     split_reasoning,
@@ -16,6 +14,12 @@ from gymbox.model_servers.chat_convert import (
     tool_choice_to_chat,
     usage_to_responses,
 )
+from gymbox.model_servers.chat_messages import REQUEST, ChatConversionError, items_to_messages
+
+
+def input_to_messages(items: list[dict]) -> list[dict]:
+    return items_to_messages(items, REQUEST)
+
 
 TOOL = {
     "type": "function",

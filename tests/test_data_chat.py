@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gymbox.data.chat import ConversionError, chat_tools, items_to_messages, prompt_messages
+from gymbox.data.chat import chat_tools, prompt_messages, rollout_messages
+from gymbox.model_servers.chat_messages import ChatConversionError
 
 
 def call(call_id: str) -> dict:
@@ -27,7 +28,7 @@ def test_prior_turns_in_the_input_keep_their_roles_and_calls() -> None:
         {"role": "assistant", "content": "A"},
         {"role": "user", "content": "again"},
     ]
-    assert items_to_messages(items) == [
+    assert rollout_messages(items) == [
         {"role": "system", "content": "S"},
         {"role": "user", "content": "U"},
         {
@@ -49,7 +50,7 @@ def test_text_after_calls_and_reasoning_after_an_answer_start_new_turns() -> Non
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]},
         {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "r2"}]},
     ]
-    assert items_to_messages(items) == [
+    assert rollout_messages(items) == [
         {
             "role": "assistant",
             "content": "",
@@ -63,8 +64,8 @@ def test_text_after_calls_and_reasoning_after_an_answer_start_new_turns() -> Non
 
 def test_a_refusal_is_text_and_other_items_are_errors() -> None:
     refusal = {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]}
-    assert items_to_messages([refusal]) == [{"role": "assistant", "content": "No."}]
-    with pytest.raises(ConversionError, match="'web_search_call'"):
-        items_to_messages([{"type": "web_search_call", "id": "ws"}])
-    with pytest.raises(ConversionError, match="only function tools"):
+    assert rollout_messages([refusal]) == [{"role": "assistant", "content": "No."}]
+    with pytest.raises(ChatConversionError, match="'web_search_call'"):
+        rollout_messages([{"type": "web_search_call", "id": "ws"}])
+    with pytest.raises(ChatConversionError, match="only function tools"):
         chat_tools([{"type": "web_search"}])

@@ -248,7 +248,9 @@ async def test_persistent_500_becomes_502(double, proxy) -> None:
         answer = httpx.post(f"{url}/v1/responses", json={"model": "m", "input": "hi"})
     assert answer.status_code == 502
     assert answer.json()["detail"]["kind"] == "upstream_unavailable"
-    assert "engine dead" in answer.json()["error"]
+    assert answer.json()["error"]["code"] == "upstream_unavailable"
+    assert answer.json()["error"]["type"] == "server_error"
+    assert "engine dead" in answer.json()["error"]["message"]
     assert len(double.requests) == 3
 
 
@@ -291,24 +293,26 @@ async def test_context_length_400_keeps_400_with_its_kind(double, proxy, reply: 
         answer = httpx.post(f"{url}/v1/responses", json={"input": "very long"})
     assert answer.status_code == 400
     assert answer.json()["detail"] == {"kind": "context_length_exceeded"}
+    assert answer.json()["error"]["code"] == "context_length_exceeded"
     assert len(double.requests) == 1  # a 400 is never retried
 
 
-async def test_other_upstream_4xx_keeps_its_status(double, proxy) -> None:
+async def test_other_upstream_4xx_keeps_its_status(double, proxy, client) -> None:
     double.reply(error(404, "The model `served-model` does not exist.", code="model_not_found"))
-    with proxy() as url:
-        answer = httpx.post(f"{url}/v1/responses", json={"input": "hi"})
-    assert answer.status_code == 404
-    assert "does not exist" in answer.json()["error"]
+    with proxy() as url, pytest.raises(openai.NotFoundError) as raised:
+        await client(url).responses.create(model="m", input="hi")
+    assert raised.value.status_code == 404
+    assert "does not exist" in raised.value.message
+    assert raised.value.code == "upstream_error"
 
 
-async def test_unconvertible_request_is_a_400(double, proxy) -> None:
+async def test_unconvertible_request_is_a_400(double, proxy, client) -> None:
     with proxy() as url:
         answer = httpx.post(f"{url}/v1/responses", json={"input": "hi", "tools": [{"type": "web_search"}]})
-        streamed = httpx.post(f"{url}/v1/responses", json={"input": "hi", "stream": True})
+        with pytest.raises(openai.BadRequestError, match="function tools"):
+            await client(url).responses.create(model="m", input="hi", tools=[{"type": "web_search"}], stream=True)
     assert answer.status_code == 400
-    assert "function tools" in answer.json()["error"]
-    assert streamed.status_code == 400
+    assert "function tools" in answer.json()["error"]["message"]
     assert double.requests == []
 
 

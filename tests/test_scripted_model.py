@@ -1,11 +1,16 @@
-"""The scripted model (a test double for an LLM): scripts from the row or from config rules."""
+"""The scripted model (a test double for an LLM): scripts from the row or from config rules; both OpenAI
+APIs, streaming or not, through the real `openai` client."""
 
 import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from gymbox.model_servers.scripted_model import ScriptedModelConfig, ScriptedModelServer
+from gymbox.testing import serve_app
 
 
 def client(config: dict | None = None) -> httpx.AsyncClient:
@@ -85,7 +90,8 @@ async def test_an_invalid_script_is_a_400_naming_it(script: str) -> None:
     async with client() as c:
         answer = await c.post("/v1/responses", json={"input": "x", "metadata": {"gymbox_script": script}})
     assert answer.status_code == 400
-    assert "gymbox_script" in answer.json()["error"]
+    assert answer.json()["error"]["param"] == "metadata.gymbox_script"
+    assert "gymbox_script" in answer.json()["error"]["message"]
 
 
 async def test_a_template_error_names_the_turn() -> None:
@@ -93,7 +99,7 @@ async def test_a_template_error_names_the_turn() -> None:
     async with client() as c:
         answer = await c.post("/v1/responses", json={"input": "x", "metadata": {"gymbox_script": json.dumps(script)}})
     assert answer.status_code == 400
-    assert "turn 0" in answer.json()["error"]
+    assert "turn 0" in answer.json()["error"]["message"]
 
 
 async def test_a_single_expression_keeps_its_type_and_strings_stay_strings() -> None:
@@ -122,3 +128,127 @@ async def test_a_single_expression_keeps_its_type_and_strings_stay_strings() -> 
             await c.post("/v1/responses", json={"input": history, "metadata": {"gymbox_script": json.dumps(script)}})
         ).json()
     assert json.loads(out["output"][0]["arguments"]) == {"n": 7, "s": "1e3", "both": "7-1e3"}
+
+
+# ----------------------------------------------------------------------------------- the openai client
+
+WEATHER_SCRIPT = json.dumps(
+    [
+        {"think": "Look it up.", "calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+        {"say": "It is {{ outputs[0].weather }} in Paris."},
+    ]
+)
+WEATHER_TOOL: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+CHAT_WEATHER_TOOL: Any = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": WEATHER_TOOL["parameters"]},
+}
+
+
+@pytest.fixture(scope="module")
+def scripted_url() -> Iterator[str]:
+    server = ScriptedModelServer(ScriptedModelConfig(model="scripted-test"))
+    with serve_app(server.build_app()) as url:
+        yield url
+
+
+@pytest.fixture
+async def sdk(scripted_url: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(base_url=f"{scripted_url}/v1", api_key="unused", max_retries=0) as c:
+        yield c
+
+
+async def test_responses_stream_adds_up_to_the_plain_answer(sdk: openai.AsyncOpenAI) -> None:
+    metadata = {"gymbox_script": WEATHER_SCRIPT}
+    plain = await sdk.responses.create(model="m", input="Weather?", tools=[WEATHER_TOOL], metadata=metadata)
+    async with sdk.responses.stream(model="m", input="Weather?", tools=[WEATHER_TOOL], metadata=metadata) as stream:
+        kinds = [event.type async for event in stream]
+        streamed = await stream.get_final_response()
+    assert (streamed.id, streamed.usage, streamed.status) == (plain.id, plain.usage, plain.status)
+    # the stream helper adds `parsed_arguments` to function calls
+    assert [i.model_dump(exclude={"parsed_arguments"}) for i in streamed.output] == [
+        i.model_dump() for i in plain.output
+    ]
+    assert [item.type for item in streamed.output] == ["reasoning", "function_call"]
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert "response.reasoning_summary_text.delta" in kinds
+    assert "response.function_call_arguments.delta" in kinds
+
+    call = streamed.output[1]
+    assert call.type == "function_call"
+    history: Any = [
+        {"role": "user", "content": "Weather?"},
+        *[item.model_dump(exclude_none=True) for item in streamed.output],
+        {"type": "function_call_output", "call_id": call.call_id, "output": '{"weather": "rain"}'},
+    ]
+    raw = await sdk.responses.create(model="m", input=history, metadata=metadata, stream=True)
+    deltas = [event.delta async for event in raw if event.type == "response.output_text.delta"]
+    assert "".join(deltas) == "It is rain in Paris."
+
+
+async def test_chat_completions_play_the_script_over_messages(sdk: openai.AsyncOpenAI) -> None:
+    metadata = {"gymbox_script": WEATHER_SCRIPT}
+    first = await sdk.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "Weather?"}], tools=[CHAT_WEATHER_TOOL], metadata=metadata
+    )
+    message = first.choices[0].message
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert message.model_extra is not None
+    assert message.model_extra["reasoning_content"] == "Look it up."
+    assert message.content is None
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    assert call.type == "function"
+    assert (call.function.name, json.loads(call.function.arguments)) == ("get_weather", {"city": "Paris"})
+
+    history: Any = [
+        {"role": "user", "content": "Weather?"},
+        message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"weather": "rain"}'},
+    ]
+    second = await sdk.chat.completions.create(model="m", messages=history, metadata=metadata)
+    assert second.choices[0].message.content == "It is rain in Paris."
+    assert second.choices[0].finish_reason == "stop"
+    assert second.usage is not None
+    assert second.usage.total_tokens > 0
+
+
+async def test_chat_completions_stream(sdk: openai.AsyncOpenAI) -> None:
+    metadata = {"gymbox_script": WEATHER_SCRIPT}
+    messages: Any = [{"role": "user", "content": "Weather?"}]
+    stream = await sdk.chat.completions.create(
+        model="m",
+        messages=messages,
+        tools=[CHAT_WEATHER_TOOL],
+        metadata=metadata,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    calls = [call for c in chunks for choice in c.choices for call in choice.delta.tool_calls or []]
+    assert [(c.index, c.function.name if c.function else None) for c in calls] == [(0, "get_weather")]
+    assert [choice.finish_reason for c in chunks for choice in c.choices][-1] == "tool_calls"
+    assert chunks[-1].usage is not None
+
+    async with sdk.chat.completions.stream(model="m", messages=[{"role": "user", "content": "hi"}]) as helper:
+        final = await helper.get_final_completion()
+    assert final.choices[0].message.content == "I have nothing more to add."
+
+
+async def test_models_and_errors_in_openai_shape(sdk: openai.AsyncOpenAI, scripted_url: str) -> None:
+    models = await sdk.models.list()
+    assert [m.id for m in models.data] == ["scripted-test"]
+    assert (await sdk.models.retrieve("scripted-test")).id == "scripted-test"
+    with pytest.raises(openai.BadRequestError) as raised:
+        await sdk.responses.create(model="m", input="x", metadata={"gymbox_script": "not json"}, stream=True)
+    assert "gymbox_script" in raised.value.message
+    with pytest.raises(openai.NotFoundError):
+        await sdk.models.retrieve("gpt-5")
+    missing = httpx.post(f"{scripted_url}/v1/embeddings", json={})
+    assert missing.status_code == 404
+    assert set(missing.json()["error"]) == {"message", "type", "param", "code"}

@@ -1,6 +1,11 @@
-"""The `gymbox` command line: one module per command, heavy imports inside each command."""
+"""The `gymbox` command line: one module per command, heavy imports inside each command.
+
+Shared options live in `gymbox.cli.options`; exit codes and error printing in `gymbox.cli.common`.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -30,6 +35,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help texts are plain: "[default: x]" must not vanish as markup
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"gymbox {version('gymbox')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print gymbox's version and exit."),
+    ] = None,
+) -> None:
+    """Docker-first RL environments for LLMs: serve, stack up, and collect verified rollouts."""
+
+
 app.command("config")(config_cmd.config)
 app.command("serve")(serve_cmd.serve)
 app.command("rollout")(rollout_cmd.rollout)

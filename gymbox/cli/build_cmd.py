@@ -2,57 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides, load_stack
-
-if TYPE_CHECKING:
-    from gymbox.config import ResolvedConfig
-    from gymbox.docker.images import BuildOptions
-
-# Shared with `gymbox up`, `render` and `test-env`.
-CaBundle = Annotated[
-    str | None,
-    typer.Option(
-        "--ca-bundle",
-        envvar="GYMBOX_CA_BUNDLE",
-        show_default=False,
-        help="Extra CA certificates (PEM) to trust while building, e.g. a TLS proxy's; `host` = "
-        "this machine's bundle. Also read from the config's `gymbox_ca_bundle`.",
-    ),
-]
-BaseImage = Annotated[
-    str | None,
-    typer.Option(
-        "--base",
-        envvar="GYMBOX_BASE_IMAGE",
-        show_default=False,
-        help="BASE of the runtime image [default: python:3.12-slim, or gymbox/root:bookworm when "
-        "only that one is here].",
-    ),
-]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Stream docker build output.")]
-
-
-def build_options(
-    ca_bundle: str | None,
-    base: str | None,
-    *,
-    stack: ResolvedConfig | None = None,
-    no_cache: bool = False,
-    verbose: bool = False,
-) -> BuildOptions:
-    from gymbox.docker.images import BuildOptions, resolve_ca_bundle
-
-    return BuildOptions(
-        base=base,
-        ca_bundle=resolve_ca_bundle(ca_bundle, stack),
-        no_cache=no_cache,
-        quiet=not verbose,
-        log=lambda msg: typer.echo(msg, err=True),
-    )
+from gymbox.cli.options import BaseImage, CaBundle, ConfigFiles, EnvFile, ModelName, SetOverrides, Verbose
 
 
 def build(
@@ -62,7 +16,9 @@ def build(
     env_file: EnvFile = None,
     env: Annotated[
         list[str] | None,
-        typer.Option("--env", "-e", help="An environment to build (repeatable), besides those the config needs."),
+        typer.Option(
+            "--env", "-e", metavar="NAME", help="An environment to build (repeatable), besides those the config needs."
+        ),
     ] = None,
     ca_bundle: CaBundle = None,
     base: BaseImage = None,
@@ -75,6 +31,7 @@ def build(
 
     Prints the tags. With neither -c nor -e, builds the runtime image only.
     """
+    from gymbox.cli.common import build_options, load_stack
     from gymbox.docker.images import build_images, environments_of
 
     stack = load_stack(config, set_, model, env_file) if (config or model) else None

@@ -1,32 +1,24 @@
-"""Options every config-reading command shares, and turning gymbox errors into clean exits."""
+"""What every command shares at run time: loading the config, build options, JSON output, and clean exits.
+
+Exit codes: 0 success; 1 a gymbox error (its message, no traceback); 2 a usage error (one line, with a
+"did you mean" when a name is close); 130 interrupted. `gymbox rollout` adds 3 for too many failures.
+"""
 
 from __future__ import annotations
 
+import difflib
+import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
     from gymbox.config import ResolvedConfig
+    from gymbox.docker.images import BuildOptions
 
-ConfigFiles = Annotated[
-    list[Path] | None,
-    typer.Option("--config", "-c", help="Config YAML file; repeatable, merged left to right."),
-]
-SetOverrides = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override one value: key.path=value (repeatable, applied last)."),
-]
-ModelName = Annotated[
-    str | None,
-    typer.Option("--model", "-m", help="Add the built-in policy_model: scripted, openai or vllm."),
-]
-EnvFile = Annotated[
-    Path | None,
-    typer.Option("--env-file", help="Local values and secrets, merged after the configs (default: ./env.yaml)."),
-]
+USAGE_EXIT = 2
 
 
 def load_stack(
@@ -37,8 +29,32 @@ def load_stack(
     return load_config(config or [], sets=sets or [], model=model, env_file=env_file)
 
 
+def build_options(
+    ca_bundle: str | None,
+    base: str | None,
+    *,
+    stack: ResolvedConfig | None = None,
+    no_cache: bool = False,
+    verbose: bool = False,
+) -> BuildOptions:
+    from gymbox.docker.images import BuildOptions, resolve_ca_bundle
+
+    return BuildOptions(
+        base=base,
+        ca_bundle=resolve_ca_bundle(ca_bundle, stack),
+        no_cache=no_cache,
+        quiet=not verbose,
+        log=lambda msg: typer.echo(msg, err=True),
+    )
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout: what `--json` prints (everything else goes to stderr)."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; a GymboxError prints its message (no traceback) and exits 1."""
+    """Run the CLI; a GymboxError prints its message (no traceback) and exits 1, a usage error one line, 2."""
     from gymbox.errors import GymboxError
 
     try:
@@ -54,10 +70,43 @@ def run_app(app: typer.Typer) -> None:
     except typer.Abort:
         sys.stderr.write("aborted\n")
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
+    except Exception as exc:
+        # Parsing errors are click exceptions: typer's vendored click (TyperException) or, with an older
+        # typer, click itself. Both carry `exit_code` and `format_message()`.
+        exit_code = getattr(exc, "exit_code", None)
+        if not (hasattr(exc, "format_message") and isinstance(exit_code, int)):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare `gymbox` or `gymbox data`: the help
+            sys.stdout.write(exc.format_message() + "\n")
+            raise SystemExit(USAGE_EXIT) from None
+        sys.stderr.write(usage_error_line(exc) + "\n")
+        raise SystemExit(exit_code) from None
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
+
+def usage_error_line(exc: Any) -> str:
+    """`error: gymbox rollout: No such option: --repeat (did you mean --repeats?). See `gymbox rollout --help`.`"""
+    ctx = getattr(exc, "ctx", None)
+    option = getattr(exc, "option_name", None)
+    # NoSuchOption's format_message appends click's own "(Possible options: ...)"; we say it our way.
+    raw = exc.message if option and hasattr(exc, "message") else exc.format_message()
+    message = " ".join(str(raw).split())
+    if ctx is None:
+        return f"error: {message}"
+    suggestions: list[str] = []
+    if option:
+        names = [name for param in ctx.command.params for name in (*param.opts, *param.secondary_opts)]
+        suggestions = list(getattr(exc, "possibilities", None) or []) or _close(option, names)
+    elif message.startswith("No such command") and hasattr(ctx.command, "list_commands"):
+        typed = message.split("'")[1] if message.count("'") >= 2 else ""
+        suggestions = _close(typed, ctx.command.list_commands(ctx))
+    if suggestions:
+        message = message.rstrip(".") + f" (did you mean {' or '.join(sorted(suggestions))}?)."
+    if not message.endswith("."):
+        message += "."
+    return f"error: {ctx.command_path}: {message} See `{ctx.command_path} --help`."
+
+
+def _close(typed: str, names: list[str]) -> list[str]:
+    """Names within a typo or two of `typed`, dashes aside."""
+    bare = {name.lstrip("-"): name for name in names}
+    return [bare[m] for m in difflib.get_close_matches(typed.lstrip("-"), list(bare), n=3, cutoff=0.6)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides, load_stack
+from gymbox.cli.options import ConfigFiles, EnvFile, JsonOutput, ModelName, SetOverrides
 
 
 def config(
@@ -10,9 +10,15 @@ def config(
     set_: SetOverrides = None,
     model: ModelName = None,
     env_file: EnvFile = None,
+    json_output: JsonOutput = False,
 ) -> None:
     """Print the resolved config (all files merged, env.yaml and --set applied), secrets masked."""
     import typer
 
+    from gymbox.cli.common import load_stack, print_json
+
     stack = load_stack(config, set_, model, env_file)
+    if json_output:
+        print_json(stack.to_dict(mask_secrets=True))
+        return
     typer.echo(stack.to_yaml(mask_secrets=True), nl=False)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides
+from gymbox.cli.options import ConfigFiles, EnvFile, ModelName, SetOverrides
 
 if TYPE_CHECKING:
     from gymbox.config import ResolvedConfig

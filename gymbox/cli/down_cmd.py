@@ -6,42 +6,40 @@ from typing import Annotated
 
 import typer
 
-StackOption = Annotated[
-    str | None,
-    typer.Option("--name", "-n", help="Stack name [default: the only stack there is]."),
-]
-
-
-def pick_stack(name: str | None, *, leftovers: bool = False) -> str:
-    """`name`, or the only stack with containers (or, with `leftovers`, with anything at all)."""
-    from gymbox.docker.stack import all_stack_names, running_stacks
-    from gymbox.errors import StackError
-
-    if name:
-        return name
-    stacks = all_stack_names() if leftovers else running_stacks()
-    if len(stacks) == 1:
-        return stacks[0]
-    if not stacks:
-        raise StackError("no gymbox stack is running. Hint: start one with `gymbox up -c CONFIG`")
-    raise StackError(f"{len(stacks)} gymbox stacks exist ({', '.join(stacks)}); pick one with --name")
+from gymbox.cli.options import JsonOutput, StackName
 
 
 def down(
-    name: StackOption = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every gymbox stack on this engine.")] = False,
+    name: StackName = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every stack made from this directory (see --name); not other users'.")
+    ] = False,
     keep_cache: Annotated[
         bool, typer.Option("--keep-cache", help="Keep model-cache volumes (vLLM weights) for the next `up`.")
     ] = False,
+    json_output: JsonOutput = False,
 ) -> None:
-    """Stop and remove a stack: its containers, then its network, then its volumes (found by label)."""
-    from gymbox.docker.stack import Stack, all_stack_names
+    """Stop and remove a stack: its containers, then its network, then its volumes (found by label).
 
-    names = all_stack_names() if all_ else [pick_stack(name, leftovers=True)]
+    Without --name it removes only a stack made from this directory, and refuses to guess among several.
+    """
+    from gymbox.cli.common import print_json
+    from gymbox.cli.stack_choice import choose_stack, stacks_made_here
+    from gymbox.docker.stack import Stack
+
+    if all_ and name:
+        raise typer.BadParameter("give --name or --all, not both", param_hint="--all")
+    names = stacks_made_here() if all_ else [choose_stack(name, "down")]
+    removed = {}
     for stack_name in names:
         counts = Stack(stack_name).down(keep_cache=keep_cache)
+        removed[stack_name] = counts
         typer.echo(
             f"stack {stack_name}: removed {counts['containers']} container(s), "
             f"{counts['networks']} network(s), {counts['volumes']} volume(s)",
             err=True,
         )
+    if all_ and not names:
+        typer.echo("no stack made from this directory exists", err=True)
+    if json_output:
+        print_json({"removed": removed})

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.build_cmd import BaseImage, CaBundle
+from gymbox.cli.options import BaseImage, CaBundle, JsonOutput
 
 app = typer.Typer(help="Base images: bootstrap the offline root image, list gymbox images.", no_args_is_help=True)
 
@@ -31,17 +31,25 @@ def bootstrap(
 
 @app.command("prune")
 def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the images that would be removed; remove nothing.")
+    ] = False,
     ca_bundle: CaBundle = None,
     base: BaseImage = None,
+    json_output: JsonOutput = False,
 ) -> None:
-    """Remove gymbox images with outdated content tags (every source change makes new ones)."""
-    from gymbox.cli.build_cmd import build_options
+    """Remove the images this checkout built whose content tags are outdated (every source change makes
+    new ones). Images other checkouts built are never touched."""
+    from gymbox.cli.common import build_options, print_json
     from gymbox.docker.images import prune as prune_images
 
-    removed = prune_images(build_options(ca_bundle, base))
-    for tag in removed:
-        typer.echo(f"removed {tag}")
-    typer.echo(f"{len(removed)} image(s) removed", err=True)
+    tags = prune_images(build_options(ca_bundle, base), dry_run=dry_run)
+    if json_output:
+        print_json({"dry_run": dry_run, "images": tags})
+        return
+    for tag in tags:
+        typer.echo(f"{'would remove' if dry_run else 'removed'} {tag}")
+    typer.echo(f"{len(tags)} image(s) {'would be removed (dry run)' if dry_run else 'removed'}", err=True)
 
 
 @app.command("ls")

@@ -6,22 +6,24 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.down_cmd import StackOption
+from gymbox.cli.options import StackName
 
 
 def logs(
-    instance: Annotated[str | None, typer.Argument(help="Instance (compose service) [default: all].")] = None,
-    name: StackOption = None,
+    instance: Annotated[
+        str | None, typer.Argument(metavar="[INSTANCE]", help="Instance (compose service) [default: all].")
+    ] = None,
+    name: StackName = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    tail: Annotated[str, typer.Option("--tail", help="Lines from the end of each log, or `all`.")] = "all",
+    tail: Annotated[str, typer.Option("--tail", metavar="N|all", help="Lines from the end of each log.")] = "all",
 ) -> None:
     """Print logs through compose, so lines are prefixed with their service and replica."""
-    from gymbox.cli.down_cmd import pick_stack
+    from gymbox.cli.stack_choice import choose_stack
     from gymbox.docker import client
     from gymbox.docker.stack import Stack
     from gymbox.errors import StackError
 
-    stack = Stack(pick_stack(name))
+    stack = Stack(choose_stack(name, "logs"))
     if not stack.compose_file.is_file():
         raise StackError(
             f"{stack.compose_file} not found; was stack {stack.name!r} started from another "

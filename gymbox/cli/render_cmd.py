@@ -6,13 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.build_cmd import BaseImage, CaBundle
-from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides, load_stack
-
-StackName = Annotated[
-    str | None,
-    typer.Option("--name", "-n", help="Stack name [default: the first config file's name]."),
-]
+from gymbox.cli.options import BaseImage, CaBundle, ConfigFiles, EnvFile, ModelName, NewStackName, SetOverrides
 
 
 def render(
@@ -20,16 +14,27 @@ def render(
     set_: SetOverrides = None,
     model: ModelName = None,
     env_file: EnvFile = None,
-    name: StackName = None,
+    name: NewStackName = None,
     build: Annotated[bool, typer.Option("--build/--no-build", help="Build missing images first.")] = False,
     ca_bundle: CaBundle = None,
     base: BaseImage = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="compose|k8s",
+            help="compose: the compose files only; k8s: also kubernetes.yaml (Deployments, headless Services, "
+            "sandbox NetworkPolicies) beside them.",
+        ),
+    ] = "compose",
 ) -> None:
     """Render the stack's compose file, container config and .env (secrets, mode 600); print the folder.
 
     Image tags are the content hashes of what the images would be built from; --build builds them.
     """
-    from gymbox.cli.build_cmd import build_options
+    if engine not in ("compose", "k8s"):
+        raise typer.BadParameter(f"{engine!r}: choose compose or k8s", param_hint="--engine")
+    from gymbox.cli.common import build_options, load_stack
     from gymbox.docker.images import build_stack_images, planned_images
     from gymbox.docker.render import default_stack_name
     from gymbox.docker.render import render as render_stack
@@ -38,4 +43,9 @@ def render(
     options = build_options(ca_bundle, base, stack=stack)
     images = build_stack_images(stack, options) if build else planned_images(stack, options)
     rendered = render_stack(stack, name or default_stack_name(config, model), images)
+    if engine == "k8s":
+        from gymbox.kubernetes import write_manifests
+
+        typer.echo(str(write_manifests(rendered)))
+        return
     typer.echo(str(rendered.directory))

@@ -7,44 +7,94 @@ from typing import Annotated
 
 import typer
 
+from gymbox.cli.options import JsonOutput
+from gymbox.cli.rollout_report import FailureLimit
+
 
 def rollout(
     input: Annotated[
         Path,
-        typer.Option("--input", "-i", help="Task rows, JSONL (NeMo Gym's row format).", exists=True, dir_okay=False),
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="FILE",
+            help="Task rows, JSONL (NeMo Gym's row format).",
+            exists=True,
+            dir_okay=False,
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Rollouts JSONL, appended as they finish.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Rollouts JSONL, appended as they finish.")
+    ],
     agent: Annotated[
         str | None,
-        typer.Option("--agent", "-a", help="Agent instance for every row [default: each row's agent_ref.name]."),
+        typer.Option(
+            "--agent", "-a", metavar="NAME", help="Agent instance for every row [default: each row's agent_ref.name]."
+        ),
     ] = None,
-    stack: Annotated[str, typer.Option("--stack", "--name", help="Running stack to find agents in.")] = "default",
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            "--name",
+            "-n",
+            metavar="NAME",
+            show_default=False,
+            help="Running stack to find agents in [default: the one stack made from this directory].",
+        ),
+    ] = None,
     url: Annotated[
         list[str] | None,
         typer.Option(
-            "--url", help="Agent base URL (repeatable: replicas); with --agent, instead of looking in the stack."
+            "--url",
+            metavar="URL",
+            help="Agent base URL (repeatable: replicas); with --agent, instead of looking in the stack.",
         ),
     ] = None,
-    repeats: Annotated[int, typer.Option("--repeats", "-k", min=1, help="Rollouts per task.")] = 1,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N valid rows.")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, help="Rollouts in flight.")] = 32,
-    timeout: Annotated[float, typer.Option(min=1, help="Seconds one rollout attempt may take.")] = 600.0,
-    max_attempts: Annotated[int, typer.Option(min=1, help="Attempts per rollout on infra errors.")] = 4,
+    repeats: Annotated[int, typer.Option("--repeats", "-k", metavar="N", min=1, help="Rollouts per task.")] = 1,
+    limit: Annotated[int | None, typer.Option(metavar="N", min=1, help="Only the first N valid rows.")] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-j", metavar="N", min=1, help="Rollouts in flight.")
+    ] = 32,
+    timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", min=1, help="Seconds one rollout attempt may take.")
+    ] = 600.0,
+    max_attempts: Annotated[int, typer.Option(metavar="N", min=1, help="Attempts per rollout on infra errors.")] = 4,
+    max_failures: Annotated[
+        FailureLimit,
+        typer.Option(
+            parser=FailureLimit.parse,
+            metavar="N|FRACTION",
+            help="Failed rollouts plus rejected rows tolerated before the exit code is 3: a count, or a "
+            "fraction of the rollouts attempted (0.05). 0: any one makes it 3.",
+        ),
+    ] = FailureLimit(count=0),
     resume: Annotated[bool, typer.Option(help="Continue an output file: skip (task, repeat) pairs in it.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first invalid input line.")] = False,
-    pass_threshold: Annotated[float, typer.Option(help="Reward that counts as a pass for pass@k.")] = 1.0,
+    pass_threshold: Annotated[
+        float, typer.Option(metavar="REWARD", help="Reward that counts as a pass for pass@k.")
+    ] = 1.0,
+    json_output: JsonOutput = False,
 ) -> None:
-    """Send each row (x repeats) to `POST /run` of its agent; write scored rollouts, failures and metrics."""
+    """Send each row (x repeats) to `POST /run` of its agent; write scored rollouts, failures and metrics.
+
+    Exit codes: 0 done; 3 more failed rollouts plus rejected rows than --max-failures; 130 interrupted.
+    """
     import asyncio
 
+    from gymbox.cli import rollout_report as report
+    from gymbox.cli.common import print_json
     from gymbox.cli.progress import RolloutProgress
+    from gymbox.cli.stack_choice import choose_stack
     from gymbox.collector.discovery import DIRECT_AGENT, find_agents
     from gymbox.collector.metrics import compute_metrics, write_metrics
     from gymbox.collector.metrics_table import print_metrics
     from gymbox.collector.rows import count_lines
     from gymbox.collector.runner import CollectOptions, Collector
+    from gymbox.collector.store import sibling
 
-    agents, metadata = find_agents(stack, agent, url or [])
+    stack_name = stack if url else choose_stack(stack, "rollout")
+    agents, metadata = find_agents(stack_name or "", agent, url or [])
     if url and agent is None:
         agent = DIRECT_AGENT
     options = CollectOptions(
@@ -59,6 +109,7 @@ def rollout(
         metadata=metadata,
     )
     total = min(count_lines(input), limit or 1 << 62) * repeats
+    rejects_start = report.file_size(sibling(output, "rejects.jsonl"))  # --resume appends to it
     with RolloutProgress(total) as progress:
         collector = Collector(agents, output, options, on_outcome=progress.update)
         try:
@@ -70,11 +121,20 @@ def rollout(
         output, pass_threshold=pass_threshold, elapsed_s=None if summary.interrupted else summary.elapsed_s
     )
     path = write_metrics(output, metrics)
-    print_metrics(metrics)
-    typer.echo(
-        f"{summary.written} rollouts written to {output}; {summary.failed} failed, "
-        f"{summary.rejected} rows rejected, {summary.skipped} already done; metrics in {path}"
-    )
+    rejects = report.read_rejects(output, rejects_start)
+    if json_output:
+        print_json(report.summary_json(summary, output, metrics, path, rejects, max_failures))
+    else:
+        print_metrics(metrics)
+        for line in report.summary_lines(summary, output, path, rejects):
+            typer.echo(line)
     if summary.interrupted:
         typer.echo("interrupted: everything finished so far is on disk; rerun with --resume to continue", err=True)
-        raise typer.Exit(130)
+        raise SystemExit(130)
+    if report.over_limit(summary, max_failures):
+        typer.echo(
+            f"error: {report.bad(summary)} rollout(s) failed or row(s) rejected; --max-failures allows "
+            f"{max_failures} (exit code {report.TOO_MANY_FAILURES_EXIT})",
+            err=True,
+        )
+        raise SystemExit(report.TOO_MANY_FAILURES_EXIT)

@@ -6,22 +6,25 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.common import ConfigFiles, EnvFile, ModelName, SetOverrides, load_stack
+from gymbox.cli.options import ConfigFiles, EnvFile, ModelName, SetOverrides
 
 
 def serve(
-    name: Annotated[str, typer.Option("--name", "-n", help="The instance of the config to serve.")],
+    name: Annotated[str, typer.Option("--name", "-n", metavar="INSTANCE", help="The instance of the config to serve.")],
     config: ConfigFiles = None,
     set_: SetOverrides = None,
     model: ModelName = None,
     env_file: EnvFile = None,
-    host: Annotated[str | None, typer.Option(help="Bind address [default: the instance's host].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: the instance's port].")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    host: Annotated[
+        str | None, typer.Option(metavar="ADDRESS", help="Bind address [default: the instance's host].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Port [default: the instance's port].")] = None,
+    log_level: Annotated[str, typer.Option(metavar="LEVEL", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve one instance with uvicorn; peers are reached at the host:port the config gives them."""
     import uvicorn
 
+    from gymbox.cli.common import load_stack
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
 

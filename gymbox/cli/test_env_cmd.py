@@ -6,12 +6,16 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.build_cmd import BaseImage, CaBundle, Verbose
+from gymbox.cli.options import BaseImage, CaBundle, Verbose
 
 
 def run_test_env(
-    name: Annotated[str, typer.Argument(help="Environment folder name, e.g. example_single_tool_call.")],
-    pytest_args: Annotated[list[str] | None, typer.Argument(help="Extra pytest arguments (after --).")] = None,
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Environment folder name, e.g. example_single_tool_call.")
+    ],
+    pytest_args: Annotated[
+        list[str] | None, typer.Argument(metavar="[-- PYTEST_ARGS...]", help="Extra pytest arguments (after --).")
+    ] = None,
     ca_bundle: CaBundle = None,
     base: BaseImage = None,
     verbose: Verbose = False,
@@ -20,7 +24,7 @@ def run_test_env(
 
     Exits with pytest's exit code.
     """
-    from gymbox.cli.build_cmd import build_options
+    from gymbox.cli.common import build_options
     from gymbox.docker.testenv import run_env_tests
 
     code = run_env_tests(name, build_options(ca_bundle, base, verbose=verbose), list(pytest_args or []))

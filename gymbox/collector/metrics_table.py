@@ -19,23 +19,19 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _summary_keys(k: int) -> list[str]:
+    """pass@k and mean@k only with rollouts (k >= 1), and pass@k once when k is 1."""
+    keys = ["rollouts", "tasks", "mean_reward", "std_reward", "min_reward", "max_reward"]
+    if k >= 1:
+        keys += ["pass@1"] if k == 1 else ["pass@1", f"pass@{k}"]
+        keys.append(f"mean@{k}")
+    return [*keys, "throughput_rollouts_per_s", "wall_time_s"]
+
+
 def print_metrics(metrics: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     summary = Table(title="Rollout metrics", show_header=False)
-    k = metrics.get("k", 0)
-    for key in (
-        "rollouts",
-        "tasks",
-        "mean_reward",
-        "std_reward",
-        "min_reward",
-        "max_reward",
-        "pass@1",
-        f"pass@{k}",
-        f"mean@{k}",
-        "throughput_rollouts_per_s",
-        "wall_time_s",
-    ):
+    for key in _summary_keys(metrics.get("k", 0)):
         if key in metrics:
             summary.add_row(key, _fmt(metrics[key]))
     for status, count in sorted(metrics.get("status_counts", {}).items()):

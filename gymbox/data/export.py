@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gymbox.data.chat import ConversionError, chat_tools, items_to_messages, prompt_messages
+from gymbox.data.chat import chat_tools, prompt_messages, rollout_messages
 from gymbox.errors import DataError
+from gymbox.model_servers.chat_messages import ChatConversionError
 
 ExportFormat = Literal["sft", "dpo"]
 DEFAULT_SFT_MIN_REWARD = 1.0
@@ -118,7 +119,8 @@ def _parse(text: str, line: int, statuses: tuple[str, ...]) -> tuple[str, int, d
     output = (row.get("response") or {}).get("output")
     if not isinstance(output, list) or not isinstance(row.get("responses_create_params"), dict):
         return "no responses_create_params or response.output"
-    meta = row.get("gymbox") if isinstance(row.get("gymbox"), dict) else {}
+    meta = row.get("gymbox")
+    meta = meta if isinstance(meta, dict) else {}
     task_index = row.get("_ng_task_index")
     key = meta.get("task_key") or (f"index:{task_index}" if task_index is not None else None)
     if key is None:
@@ -161,12 +163,12 @@ def _row(task: _Task, fmt: ExportFormat, source: Path) -> dict[str, Any]:
     try:
         prompt = prompt_messages(task.prompt)
         tools = chat_tools(task.prompt.get("tools"))
-        chosen = items_to_messages(task.best.output)
+        chosen = rollout_messages(task.best.output)
         if fmt == "sft" or task.worst is None:
             return {"messages": prompt + chosen, "tools": tools}
         line = task.worst.line
-        rejected = items_to_messages(task.worst.output)
-    except ConversionError as exc:
+        rejected = rollout_messages(task.worst.output)
+    except ChatConversionError as exc:
         raise DataError(f"{source}:{line}: {exc}; nothing was written") from None
     return {
         "prompt": prompt,

@@ -14,6 +14,7 @@ from typing import Any
 
 from gymbox.collector.rows import content_hash
 from gymbox.collector.store import sibling
+from gymbox.protocol import input_items
 
 # What a row asks of the model is everything in responses_create_params but the conversation itself.
 _NOT_PARAMS = frozenset({"input", "tools", "instructions", "metadata"})
@@ -77,7 +78,7 @@ class RowStats:
 
     def add(self, row: dict[str, Any]) -> None:
         create = row["responses_create_params"]
-        items = _input_items(create.get("input", []))
+        items = [item for item in input_items(create.get("input")) if isinstance(item, dict)]
         self.rows += 1
         self.tools.add(len(create.get("tools") or []))
         self.turns.add(sum(1 for item in items if item.get("type", "message") == "message"))
@@ -101,12 +102,6 @@ class RowStats:
             "params": {key: self.params[key].to_dict() for key in sorted(self.params)},
             "task_fields": dict(sorted(self.task_fields.items())),
         }
-
-
-def _input_items(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [{"type": "message", "role": "user", "content": value}]
-    return [item for item in value if isinstance(item, dict)]
 
 
 def _item_chars(item: dict[str, Any]) -> int:

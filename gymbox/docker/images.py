@@ -29,6 +29,7 @@ CA_VAR = "GYMBOX_CA_BUNDLE"
 CA_CONFIG_KEY = "gymbox_ca_bundle"  # a top-level config variable naming the bundle
 HOST_CA = "host"  # `--ca-bundle host`: this machine's system bundle
 RUNTIME_REPO = "gymbox/runtime"
+CHECKOUT_LABEL = "gymbox.checkout"  # the source checkout an image was built from
 ENV_TARGET = "env"
 TEST_TARGET = "test"
 # Environment images start FROM the runtime; their Dockerfile reads this build arg.
@@ -201,6 +202,9 @@ def build(spec: ImageSpec, options: BuildOptions) -> str:
         spec.dockerfile,
         "--label",
         "gymbox.image=" + spec.repo,
+        # Which checkout built it: `gymbox images prune` removes only its own checkout's images.
+        "--label",
+        f"{CHECKOUT_LABEL}={source_root()}",
     ]
     for key, value in spec.build_args.items():
         argv += ["--build-arg", f"{key}={value}"]
@@ -258,11 +262,13 @@ def planned_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     return StackImages(runtime, {name: env_spec(name, runtime).tag for name in environments_of(stack)})
 
 
-def prune(options: BuildOptions) -> list[str]:
-    """Remove gymbox-built images that are no longer current (older content tags); return their tags.
+def prune(options: BuildOptions, *, dry_run: bool = False) -> list[str]:
+    """Remove the images this checkout built that are no longer current (older content tags); return
+    their tags. `dry_run`: only return what would be removed.
 
     Current: the runtime for today's sources and base, and the images of every environment folder.
-    Images a container still uses are kept (docker refuses to remove them).
+    Images another checkout built (label `gymbox.checkout`), or built before that label existed, are
+    never touched; nor are images a container still uses (docker refuses to remove them).
     """
     from gymbox.registry import environments_dir
 
@@ -271,10 +277,11 @@ def prune(options: BuildOptions) -> list[str]:
     for path in sorted(environments_dir().glob("*/Dockerfile")):
         name = path.parent.name
         keep.update((env_spec(name, runtime).tag, test_spec(name, runtime).tag))
-    listed = client.docker(
-        "image", "ls", "--filter", "label=gymbox.image", "--format", "{{.Repository}}:{{.Tag}}"
-    ).stdout.split()
+    mine = f"label={CHECKOUT_LABEL}={source_root()}"
+    listed = client.docker("image", "ls", "--filter", mine, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     stale = [tag for tag in listed if tag not in keep and not tag.endswith(":<none>")]
+    if dry_run:
+        return stale
     removed = []
     for tag in stale:
         if client.docker("image", "rm", tag, check=False).returncode == 0:

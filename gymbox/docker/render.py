@@ -37,6 +37,7 @@ from gymbox.docker.service import (
 from gymbox.errors import ConfigError
 
 COMPOSE_FILE = "docker-compose.yaml"
+PROJECT_VAR = "COMPOSE_PROJECT_NAME"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # also a DNS name on the stack's network: no dots
 
@@ -206,7 +207,9 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "stack.yaml").write_text(config_text)
     (directory / "stack.yaml").chmod(0o644)  # read by the containers' non-root user
-    secrets_mod.write_dotenv(directory / ".env", found)
+    # COMPOSE_PROJECT_NAME: plain `docker-compose -f compose/<stack>/docker-compose.yaml ps` (v1 and v2 read
+    # the .env beside the file) then finds the stack; v1 rejects a top-level `name:` in a 2.4 file.
+    secrets_mod.write_dotenv(directory / ".env", found, {PROJECT_VAR: rendered.project})
     (directory / COMPOSE_FILE).write_text(compose_text)
     return rendered
 

@@ -1,8 +1,9 @@
-"""The table `gymbox up` and `gymbox ps` print: one row per instance, with where its agents listen."""
+"""What `gymbox up` and `gymbox ps` show of a stack: one row per service, with where its agents listen,
+as a rich table or as plain records for `--json`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gymbox.docker.records import Container
 from gymbox.docker.service import AGENT_ROLE, CONTAINER_PORT
@@ -19,29 +20,46 @@ _ROLE_NAMES = {
 }
 
 
+def service_rows(containers: list[Container], *, verified: bool = False) -> list[dict[str, Any]]:
+    """One record per service: service, role, replicas, states, image, urls.
+
+    `verified`: `up` just saw every container answer /health, which Docker's own (1 s) probe may not
+    have recorded yet; those show as healthy rather than `starting`."""
+    services: dict[str, list[Container]] = {}
+    for c in containers:
+        services.setdefault(c.service, []).append(c)
+    rows = []
+    for service, members in services.items():
+        urls = []
+        if members[0].role == AGENT_ROLE:
+            for c in members:
+                urls += [f"http://127.0.0.1:{port}" for _ip, port in c.host_ports(CONTAINER_PORT)]
+        rows.append(
+            {
+                "service": service,
+                "role": _ROLE_NAMES.get(members[0].role, members[0].role or "?"),
+                "replicas": len(members),
+                "states": sorted({"healthy" if verified and c.state.running else c.status for c in members}),
+                "image": members[0].config.image,
+                "urls": urls,
+            }
+        )
+    return rows
+
+
 def stack_table(stack_name: str, containers: list[Container], *, verified: bool = False) -> Table:
-    """`verified`: `up` just saw every container answer /health, which Docker's own (1 s) probe may
-    not have recorded yet; show those as healthy rather than `starting`."""
     from rich.table import Table
 
     table = Table(title=f"stack {stack_name}", title_justify="left")
     for column in ("service", "role", "replicas", "state", "image", "url"):
         table.add_column(column, overflow="fold")
-    services: dict[str, list[Container]] = {}
-    for c in containers:
-        services.setdefault(c.service, []).append(c)
-    for service, members in services.items():
-        states = sorted({"healthy" if verified and c.state.running else c.status for c in members})
-        urls = []
-        if members[0].role == AGENT_ROLE:
-            for c in members:
-                urls += [f"http://127.0.0.1:{port}" for _ip, port in c.host_ports(CONTAINER_PORT)]
+    for row in service_rows(containers, verified=verified):
         table.add_row(
-            service,
-            _ROLE_NAMES.get(members[0].role, members[0].role or "?"),
-            str(len(members)),
-            ", ".join(states),
-            members[0].config.image,
-            "\n".join(urls) or "-",
+            row["service"],
+            row["role"],
+            str(row["replicas"]),
+            ", ".join(row["states"]),
+            row["image"],
+            "\n".join(row["urls"]) or "-",
         )
     return table

@@ -14,6 +14,9 @@ from __future__ import annotations
 import http.client
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,34 @@ if TYPE_CHECKING:
 
 POLL_S = 0.2
 LOG_LINES = 30
+NOT_CREATED = "not created"
+
+# {service: state} on every poll, for a live display (`gymbox up`); set with `progress_to`.
+ProgressCallback = Callable[[dict[str, str]], None]
+_progress: ContextVar[ProgressCallback | None] = ContextVar("gymbox_wait_progress", default=None)
+
+
+@contextmanager
+def progress_to(callback: ProgressCallback) -> Iterator[None]:
+    """Within the block, every wait for health reports each service's state to `callback`, e.g.
+    `{"policy_model": "healthy", "my_agent": "starting", "my_env-vllm": "not created"}`."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
+def service_states(containers: list[Container], expected: dict[str, int]) -> dict[str, str]:
+    """One word per expected service, as Docker sees it: `healthy`, `starting`, `running`, `created`,
+    `exited(1)`, ... (a mix is listed, `healthy, starting`); `not created` before compose makes it."""
+    states = {}
+    for service, replicas in expected.items():
+        mine = [c for c in containers if c.service == service]
+        words = sorted({c.status for c in mine})
+        shown = ", ".join(words) if words else NOT_CREATED
+        states[service] = shown if len(mine) >= replicas or not mine else f"{shown} ({len(mine)}/{replicas})"
+    return states
 
 
 def wait_healthy(
@@ -42,15 +73,20 @@ def wait_healthy(
     `previous`: IDs of containers that existed before this start; compose may be replacing them.
     """
     deadline = time.monotonic() + timeout
+    report = _progress.get()
     while True:
         code = proc.poll()  # before listing: once compose is done, the list holds no replaced containers
         containers = stack.containers()
+        if report is not None:
+            report(service_states(containers, expected))
         failed = [c for c in containers if c.failed and (code is not None or c.id not in previous)]
         if failed:
             raise StackError(describe_failure(stack, failed[0], _failure_hint(stack, failed[0])))
         if code not in (None, 0):
             raise StackError(_compose_failed(stack, code, compose_log, containers))
         if code == 0 and _all_healthy(containers, expected):
+            if report is not None:  # some only answered our own probe, which Docker has yet to record
+                report(dict.fromkeys(expected, "healthy"))
             return containers
         if time.monotonic() > deadline:
             raise StackError(_timed_out(stack, containers, expected, timeout))

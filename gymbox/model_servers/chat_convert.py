@@ -2,27 +2,35 @@
 
 Most open-model servers (vLLM, NIM, llama.cpp) speak Chat Completions; gymbox agents speak Responses.
 `responses_to_chat` turns a Responses create body into a Chat Completions create body, and
-`chat_to_response` turns the completion back into a Responses object.
+`chat_to_response` turns the completion back into a Responses object. `response_to_completion` goes the
+other way, for a server that thinks in Responses but is asked for a chat completion (the scripted model).
 
 Choices made here, and why:
-- Reasoning items in the input are folded back as `<think>…</think>` at the start of the next assistant
-  message, so a model whose chat template expects its own past reasoning sees it (templates that drop
-  past reasoning, like Qwen3's, drop it themselves).
+- Input items become messages in `chat_messages` (style `REQUEST`: reasoning folded back as
+  `<think>…</think>`, `developer` as `system`).
 - Reasoning in a completion is read from vLLM's `reasoning_content` / `reasoning` field (reasoning parser
   on) or from `<think>…</think>` at the start of the content (parser off). A content holding `</think>`
   with no opening tag is read the same way: templates of R1-style models put `<think>` in the prompt.
-- `developer` messages become `system`: many open-model chat templates reject unknown roles, and
-  OpenAI's chat endpoint treats a system message as the developer message.
 - Token ids (vLLM) go on the *last* output item of the turn only: NeMo RL concatenates every item's
   `generation_token_ids`, so copying them onto each item would count a turn's tokens several times.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
+
+from gymbox.model_servers.chat_messages import (
+    COMPLETION,
+    REQUEST,
+    THINK_CLOSE,
+    THINK_OPEN,
+    ChatConversionError,
+    items_to_messages,
+    json_text,
+    prompt_to_messages,
+)
 
 TOKEN_FIELDS = ("prompt_token_ids", "generation_token_ids", "generation_log_probs")
 
@@ -52,12 +60,7 @@ _RESPONSES_ONLY = frozenset(
         "top_logprobs",
     }
 )
-_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-class ChatConversionError(ValueError):
-    """A Responses request holds something Chat Completions cannot express (answered as a 400)."""
 
 
 def new_id(prefix: str) -> str:
@@ -75,10 +78,7 @@ def responses_to_chat(params: dict[str, Any]) -> dict[str, Any]:
             "send the whole conversation in `input`, or set api: responses"
         )
     out = {k: v for k, v in params.items() if k not in _RESPONSES_ONLY}
-    messages = input_to_messages(params.get("input", []))
-    if params.get("instructions"):
-        messages.insert(0, {"role": "system", "content": params["instructions"]})
-    out["messages"] = messages
+    out["messages"] = prompt_to_messages(params, REQUEST)
     if params.get("tools"):
         out["tools"] = [tool_to_chat(tool) for tool in params["tools"]]
         # Both are rejected by OpenAI (and tool_choice by vLLM) when no tools are given.
@@ -102,124 +102,6 @@ def responses_to_chat(params: dict[str, Any]) -> dict[str, Any]:
     if text.get("verbosity") is not None:
         out["verbosity"] = text["verbosity"]
     return out
-
-
-def input_to_messages(items: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Responses input items -> chat messages.
-
-    An assistant turn may span several items (reasoning, a message, function calls); they are buffered
-    and flushed as one assistant message when a non-assistant item (or the end) arrives.
-    """
-    if isinstance(items, str):
-        return [{"role": "user", "content": items}]
-    messages: list[dict[str, Any]] = []
-    pending: dict[str, Any] = {"content": "", "tool_calls": []}
-
-    def flush() -> None:
-        if pending["content"] or pending["tool_calls"]:
-            message: dict[str, Any] = {"role": "assistant", "content": pending["content"] or None}
-            if pending["tool_calls"]:
-                message["tool_calls"] = pending["tool_calls"]
-            messages.append(message)
-        pending["content"], pending["tool_calls"] = "", []
-
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ChatConversionError(f"input[{index}]: expected an object, got {type(item).__name__}")
-        kind = item.get("type") or ("message" if "role" in item else None)
-        if kind == "reasoning":
-            if pending["tool_calls"]:  # reasoning after tool calls starts the next assistant turn
-                flush()
-            text = reasoning_text(item)
-            if text:
-                pending["content"] += f"{_THINK_OPEN}{text}{_THINK_CLOSE}"
-        elif kind == "function_call":
-            pending["tool_calls"].append(
-                {
-                    "id": item.get("call_id") or item.get("id"),
-                    "type": "function",
-                    "function": {"name": item["name"], "arguments": _arguments(item.get("arguments", ""))},
-                }
-            )
-        elif kind == "function_call_output":
-            flush()
-            messages.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": item["call_id"],
-                    "content": _tool_output(item.get("output", ""), index),
-                }
-            )
-        elif kind == "message" and item.get("role") == "assistant":
-            if pending["tool_calls"]:  # text after tool calls starts a new assistant message
-                flush()
-            pending["content"] += _text_of(item.get("content", ""), index)
-        elif kind == "message" and item.get("role") in ("user", "system", "developer"):
-            flush()
-            role = "system" if item["role"] == "developer" else item["role"]
-            messages.append({"role": role, "content": _content_to_chat(item.get("content", ""), index)})
-        else:
-            raise ChatConversionError(
-                f"input[{index}]: item of type {kind!r} (role {item.get('role')!r}) "
-                "cannot be converted to Chat Completions"
-            )
-    flush()
-    return messages
-
-
-def reasoning_text(item: dict[str, Any]) -> str:
-    """The text of a reasoning item: its summary parts, else its reasoning_text content parts."""
-    parts = item.get("summary") or item.get("content") or []
-    return "\n".join(part.get("text", "") for part in parts if part.get("text"))
-
-
-def _arguments(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _text_of(content: str | list[dict[str, Any]], index: int) -> str:
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content:
-        if part.get("type") in ("input_text", "output_text", "text"):
-            texts.append(part.get("text", ""))
-        elif part.get("type") == "refusal":
-            texts.append(part.get("refusal", ""))
-        else:
-            raise ChatConversionError(f"input[{index}]: assistant content part {part.get('type')!r} is not text")
-    return "".join(texts)
-
-
-def _content_to_chat(content: str | list[dict[str, Any]], index: int) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            parts.append({"type": "text", "text": part.get("text", "")})
-        elif kind == "input_image" and part.get("image_url"):
-            parts.append(
-                {"type": "image_url", "image_url": {"url": part["image_url"], "detail": part.get("detail") or "auto"}}
-            )
-        else:
-            raise ChatConversionError(
-                f"input[{index}]: content part {kind!r} cannot be converted to Chat "
-                "Completions (text and image_url images only)"
-            )
-    return parts
-
-
-def _tool_output(output: Any, index: int) -> str | list[dict[str, Any]]:
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list) and all(p.get("type") in ("input_text", "output_text") for p in output):
-        return [{"type": "text", "text": p.get("text", "")} for p in output]
-    raise ChatConversionError(
-        f"input[{index}]: function_call_output.output must be a string or a list of "
-        "text parts to be sent to a Chat Completions server"
-    )
 
 
 def tool_to_chat(tool: dict[str, Any]) -> dict[str, Any]:
@@ -268,15 +150,15 @@ def split_reasoning(content: str) -> tuple[str | None, str]:
     An unterminated `<think>` (the model ran out of tokens while thinking) is all reasoning.
     """
     stripped = content.lstrip()
-    if stripped.startswith(_THINK_OPEN):
-        body = stripped[len(_THINK_OPEN) :]
-        end = body.find(_THINK_CLOSE)
+    if stripped.startswith(THINK_OPEN):
+        body = stripped[len(THINK_OPEN) :]
+        end = body.find(THINK_CLOSE)
         if end < 0:
             return body.strip(), ""
-        return body[:end].strip(), body[end + len(_THINK_CLOSE) :].lstrip()
-    end = content.find(_THINK_CLOSE)
-    if end >= 0 and _THINK_OPEN not in content[:end]:
-        return content[:end].strip(), content[end + len(_THINK_CLOSE) :].lstrip()
+        return body[:end].strip(), body[end + len(THINK_CLOSE) :].lstrip()
+    end = content.find(THINK_CLOSE)
+    if end >= 0 and THINK_OPEN not in content[:end]:
+        return content[:end].strip(), content[end + len(THINK_CLOSE) :].lstrip()
     return None, content
 
 
@@ -316,7 +198,7 @@ def message_to_output(message: dict[str, Any]) -> list[dict[str, Any]]:
                 "id": new_id("fc"),
                 "call_id": call.get("id") or new_id("call"),
                 "name": function.get("name", ""),
-                "arguments": _arguments(function.get("arguments", "")),
+                "arguments": json_text(function.get("arguments")),
                 "status": "completed",
             }
         )
@@ -400,4 +282,30 @@ def chat_to_response(
         "top_p": request.get("top_p"),
         "max_output_tokens": request.get("max_output_tokens"),
         "usage": usage_to_responses(completion.get("usage")),
+    }
+
+
+_FINISH_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def response_to_completion(response: dict[str, Any]) -> dict[str, Any]:
+    """A Responses object -> a chat completion with one choice (its output as one assistant message)."""
+    messages = items_to_messages(response.get("output") or [], COMPLETION, label="output")
+    if len(messages) != 1:
+        raise ChatConversionError(f"output: {len(messages)} assistant turns; a chat completion holds one")
+    message = messages[0]
+    reason = (response.get("incomplete_details") or {}).get("reason")
+    finish = _FINISH_REASONS.get(reason or "") or ("tool_calls" if message.get("tool_calls") else "stop")
+    usage = response.get("usage") or {}
+    return {
+        "id": "chatcmpl-" + str(response.get("id", new_id("resp"))).removeprefix("resp_"),
+        "object": "chat.completion",
+        "created": int(response.get("created_at") or time.time()),
+        "model": response.get("model", ""),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {
+            "prompt_tokens": usage.get("input_tokens", 0),
+            "completion_tokens": usage.get("output_tokens", 0),
+            "total_tokens": usage.get("total_tokens", 0),
+        },
     }

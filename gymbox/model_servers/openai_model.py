@@ -24,18 +24,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import openai
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from gymbox.config import ResolvedConfig
-from gymbox.model_servers.chat_convert import ChatConversionError, chat_to_response, responses_to_chat
-from gymbox.servers.app import ToolError, create_app
+from gymbox.model_servers.chat_convert import chat_to_response, responses_to_chat
+from gymbox.model_servers.chat_messages import ChatConversionError
+from gymbox.model_servers.openai_app import (
+    ModelServerError,
+    create_model_app,
+    json_object,
+    response_event_bytes,
+    sse_response,
+)
+from gymbox.model_servers.stream_events import response_events
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +82,7 @@ class ProxyConfig(BaseModel):
 
 
 class OpenAIModelConfig(ProxyConfig):
-    base_url: str  # type: ignore[assignment]  # required here; vllm_model derives it
+    base_url: str  # required here; vllm_model derives it
 
 
 class VLLMModelConfig(ProxyConfig):
@@ -94,10 +103,8 @@ class OpenAIModelServer:
 
     Config: type[ProxyConfig] = OpenAIModelConfig
 
-    def __init__(
-        self, config: ProxyConfig | None = None, *, name: str = "", stack: ResolvedConfig | None = None
-    ) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init__(self, config: ProxyConfig, *, name: str = "", stack: ResolvedConfig | None = None) -> None:
+        self.config = config
         self.name = name or type(self).__name__
         self.stack = stack
         self.base_url = self._base_url()
@@ -131,35 +138,98 @@ class OpenAIModelServer:
             self._client = None
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST upstream and parse the answer (for a completion the proxy converts)."""
         async with self._limit or nullcontext():
-            try:
-                answer = await self.client().post(path, body=body, cast_to=object)
-            except openai.APIStatusError as exc:
-                raise self._status_error(exc) from None
-            except openai.APIConnectionError as exc:
-                message = f"model server {self.base_url} unreachable after {self.config.max_retries} retries: {exc}"
-                log.warning("%s: %s", self.name, message)
-                raise ToolError(message, 502, {"kind": "upstream_unavailable"}) from None
+            answer = await self._request(path, body, cast_to=object)
         if not isinstance(answer, dict):
-            raise ToolError(
-                f"model server {self.base_url}{path} answered something other than a JSON object",
-                502,
-                {"kind": "upstream_unavailable"},
-            )
+            raise self._not_json(path)
         return answer
 
-    def _status_error(self, exc: openai.APIStatusError) -> ToolError:
+    async def _forward(self, path: str, body: dict[str, Any]) -> Response:
+        """POST upstream and answer with its JSON bytes as they are: no parsing and re-serializing."""
+        async with self._limit or nullcontext():
+            raw = await self._request(path, body, cast_to=bytes)
+        if not raw.lstrip().startswith(b"{"):
+            raise self._not_json(path)
+        return Response(raw, media_type="application/json")
+
+    async def _relay(self, path: str, body: dict[str, Any]) -> StreamingResponse:
+        """Open an upstream stream (its errors answer as usual) and pass its bytes on as they arrive.
+
+        The concurrency slot is held until the stream ends or the client goes away.
+        """
+        if self._limit is not None:
+            await self._limit.acquire()
+        release = _Once(self._limit.release if self._limit is not None else None)
+        try:
+            stream = await self._request(path, body, cast_to=object, stream=True)
+        except BaseException:
+            release()
+            raise
+        upstream = stream.response
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_bytes():
+                    yield chunk
+            except Exception as exc:  # the status was sent long ago: all that is left is to end the stream
+                log.warning("%s: the stream from %s%s broke off: %s", self.name, self.base_url, path, exc)
+            finally:
+                await upstream.aclose()
+                release()
+
+        media_type = upstream.headers.get("content-type", "text/event-stream")
+        response = sse_response(relay(), media_type=media_type)
+        response.background = BackgroundTask(release)  # a stream that never started still frees its slot
+        return response
+
+    @overload
+    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[bytes]) -> bytes: ...
+    @overload
+    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[object]) -> object: ...
+    @overload
+    async def _request(
+        self, path: str, body: dict[str, Any], *, cast_to: type[object], stream: Literal[True]
+    ) -> openai.AsyncStream[object]: ...
+
+    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[Any], stream: bool = False) -> Any:
+        """One upstream call, retried by the `openai` client; failures become `ModelServerError`s."""
+        try:
+            if stream:
+                return await self.client().post(
+                    path, body=body, cast_to=cast_to, stream=True, stream_cls=openai.AsyncStream[object]
+                )
+            return await self.client().post(path, body=body, cast_to=cast_to)
+        except openai.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except openai.APIConnectionError as exc:
+            message = f"model server {self.base_url} unreachable after {self.config.max_retries} retries: {exc}"
+            log.warning("%s: %s", self.name, message)
+            raise ModelServerError(message, 502, code="upstream_unavailable") from None
+
+    def _not_json(self, path: str) -> ModelServerError:
+        return ModelServerError(
+            f"model server {self.base_url}{path} answered something other than a JSON object",
+            502,
+            code="upstream_unavailable",
+        )
+
+    def _status_error(self, exc: openai.APIStatusError) -> ModelServerError:
         status = exc.status_code
         body = exc.body if isinstance(exc.body, dict) else {}
         message = self._scrub(str(body.get("message") or exc.message))
         if status in (400, 413) and (body.get("code") == "context_length_exceeded" or _CONTEXT_LENGTH.search(message)):
-            return ToolError(f"context length exceeded: {message}", 400, {"kind": "context_length_exceeded"})
+            return ModelServerError(f"context length exceeded: {message}", 400, code="context_length_exceeded")
         if status in _RETRIED_STATUSES or status >= 500:
             text = f"model server {self.base_url} answered {status} after {self.config.max_retries} retries: {message}"
             log.warning("%s: %s", self.name, text)
-            return ToolError(text, 502, {"kind": "upstream_unavailable", "upstream_status": status})
-        return ToolError(
-            f"model server answered {status}: {message}", status, {"kind": "upstream_error", "upstream_status": status}
+            return ModelServerError(text, 502, code="upstream_unavailable", detail={"upstream_status": status})
+        return ModelServerError(
+            f"model server answered {status}: {message}",
+            status,
+            code="upstream_error",
+            param=body.get("param") if isinstance(body.get("param"), str) else None,
+            detail={"upstream_status": status},
         )
 
     def _scrub(self, text: str) -> str:
@@ -169,8 +239,6 @@ class OpenAIModelServer:
     # ------------------------------------------------------------------ request shaping
 
     def _prepare(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("stream"):
-            raise ToolError("streaming is not supported by gymbox model servers; send stream: false", 400)
         body = {**self.config.extra_body, **params, "model": self.config.model}
         metadata = body.get("metadata")
         if isinstance(metadata, dict):
@@ -189,13 +257,14 @@ class OpenAIModelServer:
 
     # ------------------------------------------------------------------ the two APIs
 
-    async def create_response(self, params: dict[str, Any]) -> dict[str, Any]:
-        """`POST /v1/responses`: a Responses create body -> a Responses object (as JSON)."""
+    async def answer_responses(self, params: dict[str, Any]) -> Response:
+        """`POST /v1/responses`: a Responses create body -> a Responses object, or its event stream."""
         body = self._prepare(params)
+        stream = bool(body.get("stream"))
         if self._api in ("responses", "auto"):
             try:
-                answer = await self._post("/responses", body)
-            except ToolError as exc:
+                answer = await (self._relay("/responses", body) if stream else self._forward("/responses", body))
+            except ModelServerError as exc:
                 upstream = (exc.detail or {}).get("upstream_status")
                 if self._api != "auto" or upstream not in (404, 405):
                     raise
@@ -204,24 +273,39 @@ class OpenAIModelServer:
             else:
                 self._api = "responses"
                 return answer
+        response = await self._response_via_chat(body, params)
+        if stream:
+            return sse_response(response_event_bytes(event) for event in response_events(response))
+        return JSONResponse(response)
+
+    async def _response_via_chat(self, body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """The Responses request as a chat completion upstream, and the completion as a Responses object.
+
+        A streaming request is answered from the whole completion: the `<think>` split and the token ids
+        need the whole message.
+        """
         try:
             chat = self._chat_body(responses_to_chat(body))
         except ChatConversionError as exc:
-            raise ToolError(str(exc), 400) from None
+            raise ModelServerError(str(exc), 400, code="unsupported_by_chat_completions") from None
         completion = await self._post("/chat/completions", chat)
         try:
             response = chat_to_response(
                 completion, params, model=self.config.model, with_token_ids=self.config.return_token_ids
             )
         except ChatConversionError as exc:
-            raise ToolError(f"model server {self.base_url}: {exc}", 502, {"kind": "upstream_unavailable"}) from None
+            message = f"model server {self.base_url}: {exc}"
+            raise ModelServerError(message, 502, code="upstream_unavailable") from None
         if self.config.return_token_ids and "generation_token_ids" not in response["output"][-1]:
             self._warn_no_tokens()
         return response
 
-    async def create_chat_completion(self, params: dict[str, Any]) -> dict[str, Any]:
-        """`POST /v1/chat/completions`: passed through (with the same request shaping)."""
-        return await self._post("/chat/completions", self._chat_body(self._prepare(params)))
+    async def answer_chat_completion(self, params: dict[str, Any]) -> Response:
+        """`POST /v1/chat/completions`: passed through (with the same request shaping), streaming or not."""
+        body = self._chat_body(self._prepare(params))
+        if body.get("stream"):
+            return await self._relay("/chat/completions", body)
+        return await self._forward("/chat/completions", body)
 
     def _warn_no_tokens(self) -> None:
         if not self._warned_no_tokens:
@@ -243,25 +327,29 @@ class OpenAIModelServer:
             finally:
                 await self.aclose()
 
-        app = create_app(self.name, lifespan=lifespan)
+        app = create_model_app(self.name, self.config.model, lifespan=lifespan)
 
-        # JSONResponse directly: FastAPI's jsonable_encoder would walk every token id of a long generation.
         @app.post("/v1/responses")
-        async def responses(request: Request) -> JSONResponse:
-            return JSONResponse(await self.create_response(await _json_object(request)))
+        async def responses(request: Request) -> Response:
+            return await self.answer_responses(await json_object(request))
 
         @app.post("/v1/chat/completions")
-        async def chat_completions(request: Request) -> JSONResponse:
-            return JSONResponse(await self.create_chat_completion(await _json_object(request)))
+        async def chat_completions(request: Request) -> Response:
+            return await self.answer_chat_completion(await json_object(request))
 
         return app
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    body = await request.json()
-    if not isinstance(body, dict):
-        raise ToolError("request body must be a JSON object", 400)
-    return body
+class _Once:
+    """Call `action` the first time only (a concurrency slot is released by whichever path ends first)."""
+
+    def __init__(self, action: Callable[[], None] | None) -> None:
+        self._action = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 class VLLMModelServer(OpenAIModelServer):

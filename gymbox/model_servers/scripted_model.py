@@ -14,6 +14,11 @@ groups of the rule that matched); a string that is one `{{ ... }}` expression ke
 The script comes from the request's `metadata.gymbox_script` (a JSON string, so a data row can carry its
 own), else from the first config rule whose `match` regex finds the last user message, else the model
 says `default_reply`. Past the end of its script it says `default_reply` too.
+
+It speaks both APIs, streaming or not, like a real endpoint: `POST /v1/responses`, and
+`POST /v1/chat/completions` (the messages become Responses items, the answer one assistant message with
+`reasoning_content` and `tool_calls`); with `stream: true` the answer comes as server-sent events. Also
+`GET /v1/models`; errors take OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -24,11 +29,24 @@ import re
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
-from gymbox.servers.app import ToolError, create_app
+from gymbox.model_servers.chat_convert import response_to_completion
+from gymbox.model_servers.chat_messages import ChatConversionError, messages_to_items
+from gymbox.model_servers.openai_app import (
+    CHAT_STREAM_END,
+    ModelServerError,
+    chat_chunk_bytes,
+    create_model_app,
+    json_object,
+    response_event_bytes,
+    sse_response,
+)
+from gymbox.model_servers.stream_events import completion_chunks, response_events
+from gymbox.protocol import input_items
 
 SCRIPT_METADATA_KEY = "gymbox_script"
 _SINGLE_EXPRESSION = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.S)  # `{{ expr }}` and nothing else
@@ -71,18 +89,41 @@ class ScriptedModelServer:
         self._rules = [(re.compile(rule.match), rule.script) for rule in self.config.rules]
 
     def build_app(self) -> FastAPI:
-        app = create_app(self.name)
+        app = create_model_app(self.name, self.config.model)
 
         @app.post("/v1/responses")
-        async def responses(params: dict[str, Any]) -> dict[str, Any]:
-            return self.respond(params)
+        async def responses(request: Request) -> Response:
+            params = await json_object(request)
+            response = self.respond(params)
+            if params.get("stream"):
+                return sse_response(response_event_bytes(event) for event in response_events(response))
+            return JSONResponse(response)
+
+        @app.post("/v1/chat/completions")
+        async def chat_completions(request: Request) -> Response:
+            params = await json_object(request)
+            completion = self.complete_chat(params)
+            if params.get("stream"):
+                include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
+                chunks = completion_chunks(completion, include_usage=include_usage)
+                return sse_response([*(chat_chunk_bytes(chunk) for chunk in chunks), CHAT_STREAM_END])
+            return JSONResponse(completion)
 
         return app
+
+    def complete_chat(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A Chat Completions request, answered by playing the script over its messages as Responses items."""
+        try:
+            items = messages_to_items(params.get("messages"))
+        except ChatConversionError as exc:
+            raise ModelServerError(f"scripted_model: {exc}", 400, param="messages") from None
+        keep = ("metadata", "parallel_tool_calls", "temperature")
+        return response_to_completion(self.respond({"input": items, **{k: params[k] for k in keep if k in params}}))
 
     # ------------------------------------------------------------------ the script
 
     def respond(self, params: dict[str, Any]) -> dict[str, Any]:
-        items = _input_items(params.get("input", []))
+        items = [item for item in input_items(params.get("input")) if isinstance(item, dict)]
         script, match = self._script_for(params, items)
         step = _model_steps_since_user(items)
         turn = script[step] if step < len(script) else ScriptedTurn(say=self.config.default_reply)
@@ -90,18 +131,22 @@ class ScriptedModelServer:
         try:
             output = self._render_turn(turn, context, seed=f"{json.dumps(items, sort_keys=True)}|{step}")
         except Exception as exc:  # a broken template is the script author's bug: say which turn
-            raise ToolError(f"scripted_model: turn {step} of the script failed to render: {exc}") from exc
+            raise ModelServerError(f"scripted_model: turn {step} of the script failed to render: {exc}") from exc
         return _response(params, output, self.config.model, items)
 
-    def _script_for(self, params: dict[str, Any], items: list[dict[str, Any]]) -> tuple[list[ScriptedTurn], dict]:
+    def _script_for(
+        self, params: dict[str, Any], items: list[dict[str, Any]]
+    ) -> tuple[list[ScriptedTurn], dict[str, Any]]:
         raw = (params.get("metadata") or {}).get(SCRIPT_METADATA_KEY)
         if raw is not None:
             try:
                 turns = json.loads(raw) if isinstance(raw, str) else raw
                 return [ScriptedTurn.model_validate(t) for t in turns], {}
             except Exception as exc:
-                raise ToolError(
-                    f"scripted_model: metadata.{SCRIPT_METADATA_KEY} is not a valid script: {exc}", status_code=400
+                raise ModelServerError(
+                    f"scripted_model: metadata.{SCRIPT_METADATA_KEY} is not a valid script: {exc}",
+                    400,
+                    param=f"metadata.{SCRIPT_METADATA_KEY}",
                 ) from exc
         text = _last_user_text(items)
         for pattern, script in self._rules:
@@ -167,12 +212,6 @@ class _IdMaker:
         return f"{prefix}_{hashlib.sha256(f'{self._seed}|{self._n}'.encode()).hexdigest()[:24]}"
 
 
-def _input_items(value: Any) -> list[dict[str, Any]]:
-    if isinstance(value, str):
-        return [{"type": "message", "role": "user", "content": value}]
-    return [item for item in value if isinstance(item, dict)]
-
-
 def _is_user_message(item: dict[str, Any]) -> bool:
     return item.get("role") == "user" and item.get("type", "message") == "message"
 
@@ -224,7 +263,9 @@ def _count_tokens(value: Any) -> int:
     return len(json.dumps(value).split())
 
 
-def _response(params: dict[str, Any], output: list[dict[str, Any]], model: str, items: list[dict]) -> dict:
+def _response(
+    params: dict[str, Any], output: list[dict[str, Any]], model: str, items: list[dict[str, Any]]
+) -> dict[str, Any]:
     input_tokens, output_tokens = _count_tokens(items), _count_tokens(output)
     return {
         "id": "resp_" + hashlib.sha256(json.dumps(output, sort_keys=True).encode()).hexdigest()[:24],
@@ -232,6 +273,9 @@ def _response(params: dict[str, Any], output: list[dict[str, Any]], model: str, 
         "created_at": int(time.time()),
         "model": model,
         "status": "completed",
+        "error": None,
+        "incomplete_details": None,
+        "instructions": params.get("instructions"),
         "output": output,
         "parallel_tool_calls": params.get("parallel_tool_calls", True),
         "tool_choice": params.get("tool_choice", "auto"),

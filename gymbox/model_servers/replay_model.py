@@ -1,0 +1,240 @@
+"""`replay_model`: a model server that plays back recorded rollouts, turn by turn. A test double for a
+model, not a model: the tools and the verifier still run live, so a replayed rollout checks that an
+environment, the agent and the collector reproduce the recorded rewards.
+
+It loads rollout files (NeMo Gym's `example_rollouts.jsonl`, or gymbox's own `gymbox rollout` output):
+each row's `responses_create_params.input` and the `output` of its `response`. A request is matched to a
+row by its input (the row's input items, compared by role and text for messages, so a data row and its
+rollout match whether or not their messages say `"type": "message"`); the episode items after that input
+say how many model turns were played. A turn is the items up to the next tool outputs: turn i answers the
+i-th model call of the episode with exactly the recorded items (function calls, messages, reasoning).
+
+Rows with the same input are played in file order, one per episode (round robin), so a file that holds
+several rollouts of one task replays each of them once per pass.
+
+Config: `rollouts` (one path or a list; relative to the working directory), `model` (the name it answers
+with). A request matching no row answers 404 with the input's first user text, so a wrong file is obvious.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from gymbox.errors import ConfigError
+from gymbox.model_servers.openai_app import (
+    ModelServerError,
+    create_model_app,
+    json_object,
+    response_event_bytes,
+    sse_response,
+)
+from gymbox.model_servers.stream_events import response_events
+from gymbox.protocol import input_items
+
+TOOL_OUTPUT = "function_call_output"
+# A recorded rollout's outcome, not part of its task: what `task_row` removes.
+OUTCOME_FIELDS = frozenset({"response", "reward", "_ng_task_index", "_ng_rollout_index", "status", "gymbox"})
+
+
+class ReplayModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rollouts: str | list[str] = Field(description="rollout JSONL files to play back")
+    model: str = "gymbox-replay"
+
+
+@dataclass(frozen=True)
+class RecordedEpisode:
+    source: str  # file:line
+    input_length: int
+    turns: list[list[dict[str, Any]]]
+    status: str  # the recorded response's status: the last turn answers with it
+    incomplete_details: Any
+
+
+def input_key(items: Iterable[Any]) -> str:
+    """A digest of input items that ignores how a message is spelled: role and text only."""
+    return hashlib.sha256(json.dumps([_item_identity(item) for item in items]).encode()).hexdigest()
+
+
+def _item_identity(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    if "role" in item and item.get("type", "message") == "message":
+        return ["message", item["role"], _text(item.get("content"))]
+    kind = item.get("type")
+    if kind == "function_call":
+        return [kind, item.get("call_id"), item.get("name"), item.get("arguments")]
+    if kind == TOOL_OUTPUT:
+        return [kind, item.get("call_id"), item.get("output")]
+    return {k: v for k, v in item.items() if k not in ("id", "status")}
+
+
+def _text(content: Any) -> Any:
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content
+
+
+def split_turns(output: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """A recorded episode's output as model turns: each turn ends where tool outputs begin."""
+    turns: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in output:
+        if item.get("type") == TOOL_OUTPUT:
+            if current:
+                turns.append(current)
+                current = []
+            continue
+        current.append(item)
+    if current:
+        turns.append(current)
+    return turns
+
+
+def turns_played(episode_items: list[Any]) -> int:
+    """How many model turns the items after the input hold (runs of items between tool outputs)."""
+    count, in_turn = 0, False
+    for item in episode_items:
+        is_output = isinstance(item, dict) and item.get("type") == TOOL_OUTPUT
+        if not is_output and not in_turn:
+            count += 1
+        in_turn = not is_output
+    return count
+
+
+def read_rollouts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of a rollout file's rows that hold an input and a response."""
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number}: not a JSON row ({exc.msg}); is it a git-lfs pointer?") from None
+            if isinstance(row, dict) and isinstance(row.get("response"), dict) and "responses_create_params" in row:
+                yield number, row
+
+
+def task_row(rollout: dict[str, Any], task_fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The task row a recorded rollout was collected from: the rollout without its outcome. With
+    `task_fields` (the keys of the original data row, when known), also without what the verifier added."""
+    keep = set(task_fields) if task_fields is not None else None
+    return {
+        k: v
+        for k, v in rollout.items()
+        if k not in OUTCOME_FIELDS and (keep is None or k in keep or k == "responses_create_params")
+    }
+
+
+class ReplayModelServer:
+    Config = ReplayModelConfig
+
+    def __init__(self, config: ReplayModelConfig, *, name: str = "", stack: Any = None) -> None:
+        self.config = config
+        self.name = name or "replay_model"
+        files = [config.rollouts] if isinstance(config.rollouts, str) else config.rollouts
+        self.episodes: dict[str, list[RecordedEpisode]] = {}
+        for file in files:
+            self._load(Path(file))
+        self._lengths = sorted({e.input_length for eps in self.episodes.values() for e in eps})
+        self._next: dict[str, Iterator[int]] = {}
+        # An episode's later turns must come from the row its first turn came from.
+        self._chosen: dict[str, RecordedEpisode] = {}
+        self._lock = threading.Lock()
+
+    def _load(self, path: Path) -> None:
+        if not path.is_file():
+            raise ConfigError(f"replay_model: rollouts file {path} not found (relative to {Path.cwd()})")
+        for number, row in read_rollouts(path):
+            items = input_items(row["responses_create_params"].get("input"))
+            response = row["response"]
+            episode = RecordedEpisode(
+                source=f"{path}:{number}",
+                input_length=len(items),
+                turns=split_turns([i for i in response.get("output") or [] if isinstance(i, dict)]),
+                status=str(response.get("status") or "completed"),
+                incomplete_details=response.get("incomplete_details"),
+            )
+            self.episodes.setdefault(input_key(items), []).append(episode)
+
+    def build_app(self) -> FastAPI:
+        app = create_model_app(self.name, self.config.model)
+
+        @app.post("/v1/responses")
+        async def responses(request: Request) -> Response:
+            params = await json_object(request)
+            response = self.respond(params)
+            if params.get("stream"):
+                return sse_response(response_event_bytes(event) for event in response_events(response))
+            return JSONResponse(response)
+
+        return app
+
+    def respond(self, params: dict[str, Any]) -> dict[str, Any]:
+        items = input_items(params.get("input"))
+        episode, start = self._episode_for(items)
+        step = turns_played(items[start:])
+        last = step >= len(episode.turns) - 1
+        output = episode.turns[step] if step < len(episode.turns) else []
+        return {
+            "id": f"resp_replay_{hashlib.sha256(f'{episode.source}|{step}'.encode()).hexdigest()[:20]}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "model": self.config.model,
+            "status": episode.status if last else "completed",
+            "error": None,
+            "incomplete_details": episode.incomplete_details if last else None,
+            "instructions": params.get("instructions"),
+            "output": output,
+            "parallel_tool_calls": params.get("parallel_tool_calls", True),
+            "tool_choice": params.get("tool_choice", "auto"),
+            "tools": params.get("tools", []),
+            "metadata": params.get("metadata"),
+        }
+
+    def _episode_for(self, items: list[Any]) -> tuple[RecordedEpisode, int]:
+        """The recorded episode whose input starts `items`, and that input's length."""
+        for length in reversed(self._lengths):  # the longest recorded input that is a prefix
+            if length > len(items):
+                continue
+            key = input_key(items[:length])
+            candidates = [e for e in self.episodes.get(key, []) if e.input_length == length]
+            if not candidates:
+                continue
+            if len(candidates) == 1:
+                return candidates[0], length
+            return self._round_robin(key, items, length, candidates), length
+        first_user = next(
+            (_text(i.get("content")) for i in items if isinstance(i, dict) and i.get("role") == "user"), ""
+        )
+        raise ModelServerError(
+            f"replay_model: no recorded rollout has this input (first user message: {str(first_user)[:200]!r})",
+            404,
+        )
+
+    def _round_robin(
+        self, key: str, items: list[Any], length: int, candidates: list[RecordedEpisode]
+    ) -> RecordedEpisode:
+        """Rows sharing an input: a new episode takes the next one; its later turns keep it."""
+        episode_key = input_key(items[: length + 1]) if len(items) > length else None
+        with self._lock:
+            if episode_key is not None and episode_key in self._chosen:
+                return self._chosen[episode_key]
+            order = self._next.setdefault(key, itertools.cycle(range(len(candidates))))
+            chosen = candidates[next(order)]
+            if chosen.turns and chosen.turns[0]:
+                self._chosen[input_key([*items[:length], *chosen.turns[0][:1]])] = chosen
+            return chosen
