@@ -1,16 +1,48 @@
-"""Every error gymbox raises on purpose.
+"""Every error gymbox raises on purpose, and the kinds of failure a rollout can come to.
 
     GymboxError
     ├── ConfigError        a config file, key or value is wrong (names file:line and key path)
     ├── DataError          a dataset row is wrong (names file:line and field)
     ├── DockerError        a docker / docker compose command failed (carries command, exit code, stderr)
     ├── StackError         a stack did not come up healthy (names the service, with its last log lines)
-    └── UpstreamError      a peer server (model, resources, agent) failed or could not be reached
+    └── UpstreamError      a peer server (model, resources, agent) failed or could not be reached;
+                           carries its `FailureKind`, which decides retries and the rollout's status
 
 Messages say what happened, where, and what to do about it.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RolloutStatus(StrEnum):
+    """What a rollout came to. Only `ok` and `model_error` carry a real reward."""
+
+    OK = "ok"  # the episode ran and was verified
+    MODEL_ERROR = "model_error"  # the model ended it badly (context overflow, max_steps); verified anyway
+    INFRA_ERROR = "infra_error"  # our side failed after every retry: no reward
+    TIMEOUT = "timeout"  # no answer within the timeout after every retry: no reward
+
+    @property
+    def scored(self) -> bool:
+        return self in (RolloutStatus.OK, RolloutStatus.MODEL_ERROR)
+
+
+class FailureKind(StrEnum):
+    """Why a call to a peer failed. The retry policy decides by kind; so does the rollout's status."""
+
+    UNREACHABLE = "unreachable"  # no connection (refused, connect timeout, no such host): nothing was sent
+    DISCONNECTED = "disconnected"  # the connection dropped before an answer
+    TIMEOUT = "timeout"  # connected, but no answer within the timeout
+    SERVER_ERROR = "server_error"  # the peer answered 5xx, 429 or 408, or an answer that is not JSON
+    SESSION_LOST = "session_lost"  # a resources server no longer knows the episode (it restarted, the TTL passed)
+    REJECTED = "rejected"  # the peer refused the request itself (4xx): sending it again cannot help
+
+    @property
+    def status(self) -> RolloutStatus:
+        """The status of a rollout that ends with this failure."""
+        return RolloutStatus.TIMEOUT if self is FailureKind.TIMEOUT else RolloutStatus.INFRA_ERROR
 
 
 class GymboxError(Exception):
@@ -42,10 +74,10 @@ class StackError(GymboxError):
 class UpstreamError(GymboxError):
     """A peer server failed or could not be reached.
 
-    `retryable` says whether the same request may succeed if sent again (connection errors, 429, 5xx).
+    `kind` says why (see `FailureKind`); `status` is the HTTP status the peer answered, if it answered.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, kind: FailureKind, status: int | None = None) -> None:
+        self.kind = kind
         self.status = status
-        self.retryable = retryable
         super().__init__(message)

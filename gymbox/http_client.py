@@ -1,9 +1,12 @@
 """The hot-path HTTP client: agent -> model/resources and collector -> agent.
 
 aiohttp, not httpx: on this kind of machine httpx's pool fell from 860 to ~115 req/s at 64 in flight while
-aiohttp held thousands (DESIGN.md §8). One `PeerClient` per process, shared by every request.
+aiohttp held thousands. One `PeerClient` per process, shared by every request.
 Cookies are handled by hand (no jar), because one process runs many episodes at once and each episode's
 session cookie must travel only with that episode's calls.
+
+Every failure comes out as an `UpstreamError` with its `FailureKind`; every connection has a connect
+timeout, so a dead replica (packets dropped, sockets stuck in SYN_SENT) fails in seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -12,20 +15,28 @@ import asyncio
 import json
 import random
 import socket
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from gymbox.errors import UpstreamError
+from gymbox.errors import FailureKind, UpstreamError
+from gymbox.retry import CONNECTING, RetryPolicy
 
-_RETRYABLE_STATUS = {429, 502, 503, 504}
 # A pooled connection must be dropped by the client before the server closes it, or a request can race
 # the close and fail with "Can not write request body". uvicorn's default keep-alive is 5 s against
 # aiohttp's 15 s; gymbox servers keep connections SERVER_KEEP_ALIVE_S and its clients CLIENT_KEEP_ALIVE_S.
 SERVER_KEEP_ALIVE_S = 75
 CLIENT_KEEP_ALIVE_S = 30.0
+# Connecting on a local network takes milliseconds; 10 s leaves room for a loaded host dropping SYNs
+# (the kernel resends after 1 s and 3 s) and still takes a dead peer out long before a request timeout.
+CONNECT_TIMEOUT_S = 10.0
+# A peer that is (re)starting refuses connections for a few seconds: resend what it never received.
+CONNECT_RETRY = RetryPolicy(attempts=4, base_s=0.25, cap_s=8.0, retry_on=CONNECTING)
+_SERVER_ERROR_STATUSES = frozenset({408, 429})
 
 
 @dataclass
@@ -44,17 +55,44 @@ class PeerResponse:
             return err if isinstance(err, str) else json.dumps(err)
         return self.body if isinstance(self.body, str) else json.dumps(self.body)
 
+    def error_kind(self) -> str | None:
+        """The `kind` an error answer names, at the top level or under `detail`."""
+        if not isinstance(self.body, dict):
+            return None
+        detail = self.body.get("detail")
+        kind = self.body.get("kind") or (detail.get("kind") if isinstance(detail, dict) else None)
+        return kind if isinstance(kind, str) else None
+
+    def failure(self) -> FailureKind | None:
+        """None for a 2xx answer; else why it failed: a lost session (409 `session_lost`), a server error
+        (5xx, 429, 408), or the request rejected (any other 4xx)."""
+        if self.ok:
+            return None
+        if self.status == 409 and self.error_kind() == FailureKind.SESSION_LOST:
+            return FailureKind.SESSION_LOST
+        if self.status >= 500 or self.status in _SERVER_ERROR_STATUSES:
+            return FailureKind.SERVER_ERROR
+        return FailureKind.REJECTED
+
 
 class PeerClient:
     """POST JSON to peers over one pooled aiohttp session.
 
-    `connect_retries` covers a peer that is (re)starting: connection refused/reset is retried with
-    exponential backoff and jitter. HTTP error statuses are returned, not raised: callers decide.
+    Failures to connect are retried by `retry` (by default a few times, for a peer that is restarting).
+    HTTP error statuses are returned, not raised: callers decide (see `PeerResponse.failure`).
     """
 
-    def __init__(self, *, timeout_s: float = 600.0, connect_retries: int = 3, limit: int = 0) -> None:
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.connect_retries = connect_retries
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 600.0,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        retry: RetryPolicy = CONNECT_RETRY,
+        limit: int = 0,
+    ) -> None:
+        self.connect_timeout_s = connect_timeout_s
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self.retry = retry
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
 
@@ -76,41 +114,76 @@ class PeerClient:
     async def post(
         self, url: str, payload: Any, *, cookies: dict[str, str] | None = None, timeout_s: float | None = None
     ) -> PeerResponse:
+        """The peer's answer, whatever its status. Raises `UpstreamError` when there is no answer."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None
-        timeout = aiohttp.ClientTimeout(total=timeout_s) if timeout_s else None
-        for attempt in range(self.connect_retries + 1):
-            try:
-                async with self.session.post(url, json=payload, headers=headers, timeout=timeout) as resp:
-                    text = await resp.text()
-                    try:
-                        body: Any = json.loads(text) if text else None
-                    except json.JSONDecodeError:
-                        body = text
-                    return PeerResponse(resp.status, body, {k: m.value for k, m in resp.cookies.items()})
-            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-                if attempt == self.connect_retries:
-                    raise UpstreamError(f"cannot reach {url}: {exc}", retryable=True) from exc
-                await asyncio.sleep(backoff_delay(attempt))
-            except TimeoutError as exc:
-                raise UpstreamError(f"{url} did not answer within the timeout", retryable=True) from exc
-            except aiohttp.ClientError as exc:
-                raise UpstreamError(f"request to {url} failed: {exc}", retryable=True) from exc
-        raise AssertionError("unreachable")
+        timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=self.connect_timeout_s) if timeout_s else None
+
+        async def attempt(_n: int) -> PeerResponse:
+            return await self._post_once(url, payload, headers, timeout)
+
+        return await self.retry.call(attempt)
+
+    async def _post_once(
+        self, url: str, payload: Any, headers: dict[str, str] | None, timeout: aiohttp.ClientTimeout | None
+    ) -> PeerResponse:
+        try:
+            async with self.session.post(url, json=payload, headers=headers, timeout=timeout) as resp:
+                text = await resp.text()
+                try:
+                    body: Any = json.loads(text) if text else None
+                except json.JSONDecodeError:
+                    body = text
+                return PeerResponse(resp.status, body, {k: m.value for k, m in resp.cookies.items()})
+        except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
+            raise UpstreamError(
+                f"cannot reach {url}: no connection within {self.connect_timeout_s:g} s (is the peer down?)",
+                kind=FailureKind.UNREACHABLE,
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamError(f"cannot reach {url}: {exc}", kind=FailureKind.UNREACHABLE) from exc
+        except TimeoutError as exc:
+            raise UpstreamError(f"{url} did not answer within the timeout", kind=FailureKind.TIMEOUT) from exc
+        except aiohttp.ClientError as exc:  # disconnected, reset, a torn answer
+            raise UpstreamError(
+                f"connection to {url} lost before an answer: {exc!r}", kind=FailureKind.DISCONNECTED
+            ) from exc
 
 
-def backoff_delay(attempt: int, base: float = 0.25, cap: float = 8.0) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0, min(cap, base * 2**attempt))
+class DownReplicas:
+    """Replicas that stopped answering, each out of rotation for a cool-down that doubles (up to `cap_s`)
+    while it keeps failing. After its cool-down a replica is tried again, so one that comes back rejoins."""
+
+    def __init__(self, first_s: float = 2.0, cap_s: float = 60.0) -> None:
+        self.first_s = first_s
+        self.cap_s = cap_s
+        self._until: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+
+    def mark_down(self, replica: str) -> None:
+        strikes = self._strikes.get(replica, 0) + 1
+        self._strikes[replica] = strikes
+        self._until[replica] = time.monotonic() + min(self.cap_s, self.first_s * 2 ** (strikes - 1))
+
+    def mark_up(self, replica: str) -> None:
+        if replica in self._strikes:
+            del self._strikes[replica], self._until[replica]
+
+    def is_down(self, replica: str) -> bool:
+        return self._until.get(replica, 0.0) > time.monotonic()
+
+    def available(self, replicas: Sequence[str]) -> list[str]:
+        """The replicas in rotation, in the given order; when every one is out, the one back soonest."""
+        up = [r for r in replicas if not self.is_down(r)]
+        if up or not replicas:
+            return up
+        return [min(replicas, key=lambda r: self._until.get(r, 0.0))]
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in _RETRYABLE_STATUS or status >= 500
-
-
-async def pin_replica(url: str) -> str:
+async def pin_replica(url: str, down: DownReplicas | None = None) -> str:
     """Resolve the URL's host once and pick one address, so a whole episode stays on one replica.
 
     Compose service names resolve to every replica; episode state lives in one replica's memory.
+    Addresses in `down` are avoided while others remain.
     """
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
@@ -118,7 +191,9 @@ async def pin_replica(url: str) -> str:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return url  # let the request itself report the failure
-    addresses = sorted({info[4][0] for info in infos if info[0] == socket.AF_INET})
+    addresses = sorted({str(info[4][0]) for info in infos if info[0] == socket.AF_INET})
     if len(addresses) <= 1:
         return url
+    if down is not None:
+        addresses = down.available(addresses)
     return urlunsplit(parts._replace(netloc=f"{random.choice(addresses)}:{port}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gymbox.docker.records import parse_inspect, parse_lines
-from gymbox.docker.stack import replica_urls
+from gymbox.docker.stack import agent_urls
 from gymbox.docker.status_table import stack_table
 
 DATA = Path(__file__).parent / "data" / "docker"
@@ -31,12 +31,12 @@ def test_inspect_of_a_healthy_stack() -> None:
     assert all(c.service == AGENT for c in agents)
 
 
-def test_agent_replica_urls_from_published_ports() -> None:
+def test_agent_urls_from_published_ports() -> None:
     containers = sorted(_stack(), key=lambda c: (c.service, c.number))
-    urls = replica_urls(containers, AGENT)
-    assert len(urls) == 2
-    assert all(u.startswith("http://127.0.0.1:") for u in urls)
-    assert replica_urls(containers, "policy_model") == []  # not published
+    urls = agent_urls(containers)
+    assert list(urls) == [AGENT]  # only agents publish a port
+    assert len(urls[AGENT]) == 2
+    assert all(u.startswith("http://127.0.0.1:") for u in urls[AGENT])
 
 
 def test_failed_containers() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 
 from gymbox.config import load_config
 from gymbox.testing import running_stack
@@ -116,7 +118,7 @@ def test_max_steps_ends_the_episode_as_a_model_error(toy_stack: dict[str, str]) 
 def test_a_crashing_tool_is_an_infra_error_not_a_reward(toy_stack: dict[str, str]) -> None:
     answer = run(toy_stack, row([{"calls": [{"name": "crash", "arguments": {}}]}]))
     assert answer.status_code == 502
-    assert answer.json()["detail"] == {"kind": "infra_error"}
+    assert answer.json()["detail"] == {"kind": "infra_error", "failure": "server_error"}
     assert "crash" in answer.json()["error"]
 
 
@@ -168,7 +170,7 @@ def test_unreachable_peer_is_an_infra_error(toy_environments: Path) -> None:
         answer = httpx.post(f"{agent}/run", json=row([{"say": "hi"}]), timeout=60)
     closed.close()
     assert answer.status_code == 502
-    assert answer.json()["detail"] == {"kind": "infra_error"}
+    assert answer.json()["detail"] == {"kind": "infra_error", "failure": "unreachable"}
     assert "cannot reach" in answer.json()["error"]
 
 
@@ -188,3 +190,43 @@ def test_a_row_without_tools_has_no_tool_to_call(toy_stack: dict[str, str]) -> N
     outputs = [json.loads(i["output"]) for i in result["response"]["output"] if i["type"] == "function_call_output"]
     assert outputs == [{"error": "unknown tool 'write'; available: []"}]
     assert result["notes_written"] == 0  # the environment never saw the call
+
+
+def session_losing_resources(lose_on: str) -> FastAPI:
+    """A test double of a resources server that restarted mid-episode: it seeds a session, then answers
+    `lose_on` (a tool's route, or verify) with 409 session_lost, as a real one does for an unknown session."""
+    app = FastAPI()
+
+    @app.post("/seed_session")
+    async def seed(response: Response) -> dict:
+        response.set_cookie("gymbox_session", "before-the-restart")
+        return {}
+
+    @app.post("/{route}")
+    async def call(route: str) -> JSONResponse:
+        if route == lose_on:
+            return JSONResponse({"error": "unknown or expired session", "kind": "session_lost"}, status_code=409)
+        return JSONResponse({"lines": 1, "reward": 0.0})
+
+    return app
+
+
+@pytest.mark.parametrize("lose_on", ["write", "verify"])
+def test_a_lost_session_is_an_infra_error_never_a_zero_reward(toy_environments: Path, lose_on: str) -> None:
+    from gymbox.registry import build_app
+    from gymbox.testing import bound_socket, serve_app
+
+    stack = load_config([TOY_CONFIG], model="scripted", assign_ports=False)
+    script = [{"calls": [{"name": "write", "arguments": {"text": "hello"}}]}, {"say": "done"}]
+    resources_sock = bound_socket()
+    stack.instances["toy"].config.port = resources_sock.getsockname()[1]
+    with (
+        serve_app(session_losing_resources(lose_on), resources_sock),
+        serve_app(build_app(stack, "policy_model")) as model,
+    ):
+        stack.instances["policy_model"].config.port = int(model.rsplit(":", 1)[1])
+        with serve_app(build_app(stack, "toy_agent")) as agent:
+            answer = httpx.post(f"{agent}/run", json=row(script), timeout=60)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["detail"] == {"kind": "infra_error", "failure": "session_lost"}
+    assert "unknown or expired session" in answer.json()["error"]

@@ -14,17 +14,23 @@ collector records no reward for the rollout.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from pydantic import Field
 
-from gymbox.config import ServerRef
-from gymbox.errors import UpstreamError
-from gymbox.http_client import PeerClient
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.app import ToolError
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig
-from gymbox.servers.sessions import Session
+from gymbox import (
+    PeerClient,
+    ResourcesServer,
+    ResourcesServerConfig,
+    RunRequest,
+    ServerRef,
+    Session,
+    ToolError,
+    UpstreamError,
+    VerifyRequest,
+)
+from gymbox.http_client import CONNECT_RETRY
 
 EQUIVALENT, NOT_EQUIVALENT = "EQUIVALENT", "NOT_EQUIVALENT"
 JUDGE_INSTRUCTIONS = (
@@ -131,16 +137,14 @@ class TaskVerifyRequest(Task, VerifyRequest):
     pass
 
 
-class EquivalenceJudgeServer(ResourcesServer):
-    Config = EquivalenceJudgeConfig
-    config: EquivalenceJudgeConfig
-
+class EquivalenceJudgeServer(ResourcesServer[EquivalenceJudgeConfig, Task, TaskVerifyRequest]):
     async def startup(self) -> None:
         if self.stack is None:
             raise RuntimeError(f"{self.name} needs the stack config to find its judge model")
         self.judge_url = f"{self.stack.resolve_ref(self.config.judge_model).url}/v1/responses"
         self.client = PeerClient(
-            timeout_s=self.config.judge_timeout_s, connect_retries=self.config.judge_connect_retries
+            timeout_s=self.config.judge_timeout_s,
+            retry=replace(CONNECT_RETRY, attempts=self.config.judge_connect_retries + 1),
         )
 
     async def shutdown(self) -> None:

@@ -11,8 +11,10 @@ cookie threaded through every call, and returns the verify response plus `status
 Failures: what the *model* gets wrong (malformed JSON arguments, an unknown tool, a tool rejecting its
 arguments) goes back to it as the tool's output, and the episode goes on. An episode the model ends
 abnormally (context overflow, max_steps, max_output_tokens) is still verified, with `status: model_error`.
-What *our* side gets wrong (a peer unreachable or answering 5xx) is answered 502, so the collector can
-record an infrastructure failure instead of a fake zero reward.
+What *our* side gets wrong (a peer unreachable or answering 5xx, a resources server that lost the episode's
+session) is answered 502 `{"error", "detail": {"kind": "infra_error", "failure": <FailureKind>}}`, so the
+collector records an infrastructure failure, or retries the rollout as a new episode, instead of a fake zero.
+A resources replica that cannot be reached is avoided by the next episodes for a while.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.config import ResolvedConfig, ServerRef
-from gymbox.errors import UpstreamError
-from gymbox.http_client import PeerClient, PeerResponse, pin_replica
+from gymbox.errors import FailureKind, UpstreamError
+from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient, PeerResponse, pin_replica
 from gymbox.protocol import SESSION_COOKIE, ResponsesCreateParams, RunRequest
 from gymbox.servers.app import create_app
 from gymbox.servers.resources import RESERVED_ROUTES
@@ -45,6 +48,9 @@ class SimpleAgentConfig(BaseModel):
     model_server: ServerRef
     max_steps: int = Field(default=16, ge=1, description="model calls per episode")
     request_timeout_s: float = Field(default=600.0, gt=0, description="per call to the model or a tool")
+    connect_timeout_s: float = Field(
+        default=CONNECT_TIMEOUT_S, gt=0, description="to connect to the model or resources server"
+    )
     datasets: list[dict[str, Any]] = Field(default_factory=list, description="NeMo Gym dataset entries")
 
 
@@ -60,7 +66,11 @@ class Episode:
 
 
 class AgentInfraError(Exception):
-    """A peer failed; the rollout has no reward."""
+    """A peer failed; the rollout has no reward. `kind` says why."""
+
+    def __init__(self, message: str, kind: FailureKind) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class InvalidRowError(Exception):
@@ -77,7 +87,8 @@ class SimpleAgentServer:
         self.name = name or "simple_agent"
         self.resources_url = stack.resolve_ref(config.resources_server).url
         self.model_url = stack.resolve_ref(config.model_server).url
-        self.client = PeerClient(timeout_s=config.request_timeout_s)
+        self.client = PeerClient(timeout_s=config.request_timeout_s, connect_timeout_s=config.connect_timeout_s)
+        self.down_replicas = DownReplicas()  # resources replicas that could not be reached
 
     def build_app(self) -> FastAPI:
         @asynccontextmanager
@@ -89,7 +100,8 @@ class SimpleAgentServer:
 
         @app.exception_handler(AgentInfraError)
         async def on_infra(request: Request, exc: AgentInfraError) -> JSONResponse:
-            return JSONResponse({"error": str(exc), "detail": {"kind": "infra_error"}}, status_code=502)
+            detail = {"kind": "infra_error", "failure": exc.kind.value}
+            return JSONResponse({"error": str(exc), "detail": detail}, status_code=502)
 
         @app.exception_handler(InvalidRowError)
         async def on_invalid_row(request: Request, exc: InvalidRowError) -> JSONResponse:
@@ -98,6 +110,9 @@ class SimpleAgentServer:
         @app.post("/v1/responses")
         async def responses(params: ResponsesCreateParams, request: Request) -> JSONResponse:
             cookies = dict(request.cookies)
+            if SESSION_COOKIE not in cookies:  # a new conversation: its episode starts here, as /run's does
+                row = {"responses_create_params": params.model_dump(mode="json", exclude_none=True)}
+                self._expect_ok(await self._call(f"{self.resources_url}/seed_session", row, cookies), "seed_session")
             episode = await self.run_loop(params, self.resources_url, cookies)
             answer = JSONResponse(self._final_response(episode))
             if SESSION_COOKIE in episode.cookies:
@@ -113,7 +128,7 @@ class SimpleAgentServer:
     # ------------------------------------------------------------------ the rollout
 
     async def run(self, row: RunRequest) -> dict[str, Any]:
-        resources = await pin_replica(self.resources_url)
+        resources = await pin_replica(self.resources_url, self.down_replicas)
         row_json = row.model_dump(mode="json", exclude_none=True)
         seeded = await self._call(f"{resources}/seed_session", row_json, {})
         self._expect_ok(seeded, "seed_session")
@@ -178,9 +193,11 @@ class SimpleAgentServer:
         if not isinstance(arguments, dict):
             return json.dumps({"error": f"arguments of {name} must be a JSON object"})
         answer = await self._call(f"{resources}/{name}", arguments, episode.cookies)
-        if answer.status >= 500:
+        failure = answer.failure()
+        # A lost session must not reach the model as a tool error: the episode is gone, not the model's fault.
+        if failure in (FailureKind.SERVER_ERROR, FailureKind.SESSION_LOST):
             raise AgentInfraError(
-                f"tool {name} failed on the resources server ({answer.status}): {answer.error_text()}"
+                f"tool {name} failed on the resources server ({answer.status}): {answer.error_text()}", failure
             )
         episode.cookies.update(answer.cookies)
         if not answer.ok:
@@ -192,15 +209,20 @@ class SimpleAgentServer:
         if answer.status == 400 and isinstance(detail, dict) and detail.get("kind") == _CONTEXT_OVERFLOW:
             episode.model_error = f"context length exceeded: {answer.error_text()}"
             return
-        raise AgentInfraError(f"model server answered {answer.status}: {answer.error_text()}")
+        raise AgentInfraError(
+            f"model server answered {answer.status}: {answer.error_text()}",
+            answer.failure() or FailureKind.SERVER_ERROR,
+        )
 
     async def _call(self, url: str, payload: Any, cookies: dict[str, str]) -> PeerResponse:
+        host = urlsplit(url).hostname or ""
         try:
             answer = await self.client.post(url, payload, cookies=cookies)
         except UpstreamError as exc:
-            raise AgentInfraError(str(exc)) from exc
-        except TimeoutError as exc:
-            raise AgentInfraError(f"{url} timed out") from exc
+            if exc.kind is FailureKind.UNREACHABLE:
+                self.down_replicas.mark_down(host)
+            raise AgentInfraError(str(exc), exc.kind) from exc
+        self.down_replicas.mark_up(host)
         cookies_out = answer.cookies
         if SESSION_COOKIE in cookies_out:
             cookies[SESSION_COOKIE] = cookies_out[SESSION_COOKIE]
@@ -208,10 +230,11 @@ class SimpleAgentServer:
 
     @staticmethod
     def _expect_ok(answer: PeerResponse, what: str) -> None:
-        if 400 <= answer.status < 500:
+        failure = answer.failure()
+        if failure is FailureKind.REJECTED:
             raise InvalidRowError(f"{what} rejected the task row ({answer.status}): {answer.error_text()}")
-        if not answer.ok:
-            raise AgentInfraError(f"{what} failed ({answer.status}): {answer.error_text()}")
+        if failure is not None:
+            raise AgentInfraError(f"{what} failed ({answer.status}): {answer.error_text()}", failure)
 
     def _final_response(self, episode: Episode) -> dict[str, Any]:
         final = dict(episode.last_response)

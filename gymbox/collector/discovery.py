@@ -13,11 +13,10 @@ def find_agents(stack: str, agent: str | None, urls: list[str]) -> tuple[dict[st
     """{agent instance: replica URLs}, and metadata (stack, image digests) to stamp on every rollout."""
     if urls:
         return {agent or DIRECT_AGENT: [u.rstrip("/") for u in urls]}, {}
-    from gymbox.docker.stack import AGENT_ROLE, Stack, replica_urls  # Docker only when a stack is asked for
+    from gymbox.docker.stack import Stack, agent_urls  # Docker only when a stack is asked for
 
     containers = Stack(stack).containers()
-    agents = sorted({c.instance for c in containers if c.role == AGENT_ROLE})
-    found = {name: urls for name in agents if (urls := replica_urls(containers, name))}
+    found = agent_urls(containers)
     # Image tags are content hashes: they pin exactly which environment code scored each rollout.
     metadata = {"stack": stack, "images": {c.instance: c.config.image for c in containers}}
     if not found:
@@ -29,3 +28,13 @@ def find_agents(stack: str, agent: str | None, urls: list[str]) -> tuple[dict[st
     if agent not in found:
         raise GymboxError(f"stack {stack!r} has no agent {agent!r} (agents: {', '.join(sorted(found))})")
     return {agent: found[agent]}, metadata
+
+
+def stack_agents(stack: str) -> dict[str, list[str]]:
+    """{agent instance: URLs of its running replicas} in `stack` now (blocking: it asks Docker).
+
+    The collector calls it again when an agent stops answering: a restarted agent has a new published port.
+    """
+    from gymbox.docker.stack import Stack, agent_urls
+
+    return agent_urls(Stack(stack).containers())

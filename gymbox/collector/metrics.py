@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from gymbox.collector.store import rollout_key, sibling
+from gymbox.errors import RolloutStatus
 
-SCORED = ("ok", "model_error")
+SCORED = tuple(status for status in RolloutStatus if status.scored)  # ok, model_error
 _NOT_METRICS = {"reward", "_ng_task_index", "_ng_rollout_index"}
 
 
@@ -76,6 +77,29 @@ class PerTaskRows:
             }
 
 
+@dataclass(slots=True)
+class _RunSpan:
+    """The scored rollouts of the file's last run (rows carry their run's id; a resume appends a new run),
+    so throughput is this run's, not every row of the file over this run's time."""
+
+    run_id: Any = None
+    rollouts: int = 0
+    first_start: float = math.inf
+    last_end: float = -math.inf
+
+    def add(self, meta: dict[str, Any]) -> None:
+        if meta.get("run") != self.run_id:
+            self.run_id, self.rollouts, self.first_start, self.last_end = meta.get("run"), 0, math.inf, -math.inf
+        self.rollouts += 1
+        if isinstance(meta.get("started_at"), int | float) and isinstance(meta.get("latency_s"), int | float):
+            self.first_start = min(self.first_start, meta["started_at"])
+            self.last_end = max(self.last_end, meta["started_at"] + meta["latency_s"])
+
+    @property
+    def wall_s(self) -> float | None:
+        return self.last_end - self.first_start if self.last_end > self.first_start else None
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples with c passes (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
     if n - c < k:
@@ -89,7 +113,7 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
     reward = _Welford()
     extras: dict[str, _Welford] = defaultdict(_Welford)
     statuses: Counter[str] = Counter()
-    first_start, last_end = math.inf, -math.inf
+    run = _RunSpan()
     for row in _read_jsonl(output):
         meta = row.get("gymbox") or {}
         status = row.get("status", "ok")
@@ -113,11 +137,9 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
                 continue
             if isinstance(extra, int | float):  # a bool counts as 0/1, as aggregate_metrics has it
                 extras[key].add(float(extra))
-        if "started_at" in meta and "latency_s" in meta:
-            first_start = min(first_start, meta["started_at"])
-            last_end = max(last_end, meta["started_at"] + meta["latency_s"])
+        run.add(meta)
     k = min((t.n for t in tasks.values()), default=0)
-    wall = elapsed_s if elapsed_s is not None else (last_end - first_start if last_end > first_start else None)
+    wall = elapsed_s if elapsed_s is not None else run.wall_s
     return {
         "rollouts": reward.n,
         "tasks": len(tasks),
@@ -133,7 +155,7 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         "status_counts": dict(statuses),
         "failures": dict(Counter(open_failures.values())),
         "extra_means": {key: w.mean for key, w in sorted(extras.items())},
-        "throughput_rollouts_per_s": reward.n / wall if wall else None,
+        "throughput_rollouts_per_s": run.rollouts / wall if wall else None,  # of the last run only
         "wall_time_s": wall,
         "per_agent": _per_agent(tasks),
         "per_task": PerTaskRows(tasks),

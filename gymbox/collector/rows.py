@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gymbox.errors import DataError
 from gymbox.protocol import RunRequest
 from gymbox.servers.app import describe_validation_errors
 
@@ -36,22 +37,40 @@ class RejectedRow:
 
 
 def content_hash(row: dict[str, Any]) -> str:
-    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return hashlib.sha256(_canonical(row).encode()).hexdigest()[:32]
+
+
+def _canonical(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_input(path: Path) -> None:
+    """Raise a `DataError` that says what to do when `path` is not a file of task rows."""
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; pass a JSONL file of task rows (one JSON object per line)")
+    if not path.is_file():
+        raise DataError(f"{path} not found; pass a JSONL file of task rows (one JSON object per line)")
 
 
 def read_rows(path: Path, limit: int | None = None) -> Iterator[TaskRow | RejectedRow]:
     """Yield each line of a JSONL file as a valid `TaskRow` or a `RejectedRow` naming the reason.
 
-    Reads one line at a time, so memory does not grow with the file. `limit` counts valid rows.
+    Reads one line at a time, so memory does not grow with the file. `limit` counts valid rows. No line,
+    however hostile (bad UTF-8, nesting too deep, invalid Unicode escapes), raises: each becomes a reject.
     """
+    check_input(path)
     seen: dict[bytes, int] = {}  # identical rows are told apart by their order of appearance (16-byte keys)
     task_index = 0
-    with path.open(encoding="utf-8") as handle:
-        for line_no, text in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
             if limit is not None and task_index >= limit:
                 return
-            stripped = text.strip()
+            try:
+                stripped = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                reason = f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line"
+                yield RejectedRow(line_no, reason, raw.decode("utf-8", "replace").strip())
+                continue
             if not stripped:
                 continue
             problem = validate_row_text(stripped)
@@ -59,9 +78,9 @@ def read_rows(path: Path, limit: int | None = None) -> Iterator[TaskRow | Reject
                 yield RejectedRow(line_no, problem, stripped)
                 continue
             digest = content_hash(problem)
-            raw = bytes.fromhex(digest)
-            occurrence = seen.get(raw, 0)
-            seen[raw] = occurrence + 1
+            raw_key = bytes.fromhex(digest)
+            occurrence = seen.get(raw_key, 0)
+            seen[raw_key] = occurrence + 1
             yield TaskRow(line_no, task_index, f"{digest}.{occurrence}", problem)
             task_index += 1
 
@@ -69,11 +88,23 @@ def read_rows(path: Path, limit: int | None = None) -> Iterator[TaskRow | Reject
 def validate_row_text(text: str) -> dict[str, Any] | str:
     """The parsed row, or why it is not a valid task row."""
     try:
+        return _validate_row_text(text)
+    except RecursionError:  # json, pydantic and the hash all recurse: 10,000 nested brackets stop them
+        return "nested too deeply to read (thousands of levels of brackets); flatten the row"
+
+
+def _validate_row_text(text: str) -> dict[str, Any] | str:
+    try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
     if not isinstance(row, dict):
         return f"a row must be a JSON object, got {type(row).__name__}"
+    try:
+        _canonical(row).encode()
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        return f"holds the escape \\u{code:04x}, a lone surrogate that is not valid Unicode; fix or drop it"
     try:
         RunRequest.model_validate(row)
     except ValidationError as exc:

@@ -12,16 +12,24 @@ however large the input. Each finished rollout is written at once. What `status`
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymbox.collector.rows import RejectedRow, TaskRow, read_rows
-from gymbox.collector.store import JsonlAppender, completed_keys, rollout_key, sibling
-from gymbox.errors import GymboxError, UpstreamError
-from gymbox.http_client import PeerClient, backoff_delay
+from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows
+from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
+from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
+from gymbox.http_client import DownReplicas, PeerClient
+from gymbox.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+# How often at most the stack is asked again where its agents are (each look-up runs `docker ps`/`inspect`).
+REDISCOVER_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -36,12 +44,16 @@ class CollectOptions:
     agent: str | None = None  # None: each row's agent_ref.name picks its agent
     metadata: dict[str, Any] = field(default_factory=dict)  # stack name, image digests: stamped on rows
 
+    def retry_policy(self) -> RetryPolicy:
+        """Whole rollouts are retried, each time as a new episode, after any transient failure."""
+        return RetryPolicy(attempts=self.max_attempts, base_s=0.5, cap_s=15.0)
+
 
 @dataclass
 class Outcome:
     """What one rollout came to, for the progress display."""
 
-    kind: str  # ok | model_error | infra_error | timeout | rejected | skipped
+    kind: str  # a RolloutStatus, or rejected | skipped
     reward: float | None = None
 
 
@@ -56,60 +68,83 @@ class RunSummary:
 
 
 class ReplicaPicker:
-    """Least-in-flight choice among an agent's replicas (ties go round-robin)."""
+    """Least-in-flight choice among an agent's replicas (ties go round-robin), skipping replicas that
+    stopped answering until their cool-down ends."""
 
     def __init__(self, urls: list[str]) -> None:
         if not urls:
             raise GymboxError("no agent URL to send rollouts to")
         self.urls = list(urls)
         self.in_flight = dict.fromkeys(self.urls, 0)
+        self.down = DownReplicas()
         self._turn = 0
 
     def acquire(self) -> str:
         self._turn += 1
-        n = len(self.urls)
-        order = [self.urls[(self._turn + i) % n] for i in range(n)]
-        url = min(order, key=self.in_flight.__getitem__)
-        self.in_flight[url] += 1
+        candidates = self.down.available(self.urls)
+        n = len(candidates)
+        order = [candidates[(self._turn + i) % n] for i in range(n)]
+        url = min(order, key=lambda u: self.in_flight.get(u, 0))
+        self.in_flight[url] = self.in_flight.get(url, 0) + 1
         return url
 
     def release(self, url: str) -> None:
         self.in_flight[url] -= 1
 
+    def all_down(self) -> bool:
+        return all(self.down.is_down(url) for url in self.urls)
 
-class _Retryable(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+    def replace(self, urls: list[str]) -> None:
+        """Where the agent's replicas are now (found again after one stopped answering)."""
+        if urls and urls != self.urls:
+            log.info("agent replicas moved: %s -> %s", ", ".join(self.urls), ", ".join(urls))
+            self.urls = list(urls)
 
 
-class _Rejected(Exception):
-    pass
+class _AgentRejectedRow(Exception):
+    """The agent refused the row itself (4xx): sending it again cannot help."""
 
 
 class Collector:
+    """Collects rollouts of the rows in a file into `output` (and its failures and rejects files).
+
+    `rediscover`, when given, says where the agents listen now (`discovery.stack_agents`); it is called
+    when an agent stops answering, so one restarted on a new port costs seconds, not the run.
+    """
+
     def __init__(
         self,
         agents: dict[str, list[str]],
         output: Path,
         options: CollectOptions,
         on_outcome: Callable[[Outcome], None] = lambda _: None,
+        *,
+        rediscover: Callable[[], dict[str, list[str]]] | None = None,
     ) -> None:
         self.pickers = {name: ReplicaPicker(urls) for name, urls in agents.items()}
         self.options = options
         self.output = output
         self.on_outcome = on_outcome
+        self.rediscover = rediscover
         self.rollouts = JsonlAppender(output)
         self.failures = JsonlAppender(sibling(output, "failures.jsonl"))
         self.rejects = JsonlAppender(sibling(output, "rejects.jsonl"))
         self.summary = RunSummary()
-        self.client = PeerClient(timeout_s=options.timeout_s, connect_retries=0)
+        self.retry = options.retry_policy()
+        # One attempt per request: the collector retries whole rollouts itself, on another replica if need be.
+        self.client = PeerClient(timeout_s=options.timeout_s, retry=RetryPolicy(attempts=1))
+        self.run_id = uuid.uuid4().hex[:12]  # stamped on every row: metrics tell this run from earlier ones
+        self._input = ""
+        self._lookup: asyncio.Task[None] | None = None
+        self._looked_up_at = -REDISCOVER_INTERVAL_S
 
     async def run(self, input_path: Path) -> RunSummary:
+        check_input(input_path)
         if self.output.exists() and self.output.stat().st_size and not self.options.resume:
             raise GymboxError(
                 f"{self.output} already holds rollouts: pass --resume to continue it, or choose another --output"
             )
+        self._input = str(input_path)
         done = completed_keys(self.output) if self.options.resume else set()
         queue: asyncio.Queue[tuple[TaskRow, int] | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         started = time.monotonic()
@@ -126,13 +161,18 @@ class Collector:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self._lookup is not None:
+                self._lookup.cancel()
             await self.client.close()
             for appender in (self.rollouts, self.failures, self.rejects):
                 appender.close()
+            drop_scored_failures(self.output)
             self.summary.elapsed_s = time.monotonic() - started
         return self.summary
 
-    async def _produce(self, input_path: Path, queue: asyncio.Queue, done: set[str]) -> None:
+    async def _produce(
+        self, input_path: Path, queue: asyncio.Queue[tuple[TaskRow, int] | None], done: set[str]
+    ) -> None:
         for item in read_rows(input_path, self.options.limit):
             if isinstance(item, RejectedRow):
                 self._reject(item.line, item.reason, item.text)
@@ -159,10 +199,12 @@ class Collector:
 
     def _reject(self, line: int, reason: str, text: str | None, row: dict[str, Any] | None = None) -> None:
         self.summary.rejected += 1
-        self.rejects.write({"line": line, "error": reason, "row": row if row is not None else text})
+        self.rejects.write(
+            {"file": self._input, "line": line, "error": reason, "row": row if row is not None else text}
+        )
         self.on_outcome(Outcome("rejected"))
 
-    async def _worker(self, queue: asyncio.Queue) -> None:
+    async def _worker(self, queue: asyncio.Queue[tuple[TaskRow, int] | None]) -> None:
         while (job := await queue.get()) is not None:
             task, repeat = job
             try:
@@ -174,76 +216,110 @@ class Collector:
                     {
                         "_ng_task_index": task.task_index,
                         "_ng_rollout_index": repeat,
-                        "status": "infra_error",
+                        "status": RolloutStatus.INFRA_ERROR,
                         "error": f"collector error: {exc!r}",
                         "line": task.line,
-                        "gymbox": {"task_key": task.key},
+                        "gymbox": {"task_key": task.key, "run": self.run_id},
                     }
                 )
                 self.summary.failed += 1
-                self.on_outcome(Outcome("infra_error"))
+                self.on_outcome(Outcome(RolloutStatus.INFRA_ERROR))
 
     async def _rollout(self, task: TaskRow, repeat: int) -> None:
         agent = self.options.agent or task.agent_name or ""
         picker = self.pickers[agent]
         started_at = time.time()
-        error, kind = "", "infra_error"
-        for attempt in range(1, self.options.max_attempts + 1):
+        tried = 0
+
+        async def attempt(n: int) -> tuple[dict[str, Any], str, float]:
+            nonlocal tried
+            tried = n
+            if picker.all_down() and self._lookup is not None and not self._lookup.done():
+                await asyncio.shield(self._lookup)  # every replica is gone: wait to learn where they went
             url = picker.acquire()
             begun = time.monotonic()
             try:
                 body = await self._post_run(url, task.row)
-            except _Retryable as exc:
-                error, kind = str(exc), exc.kind
-                if attempt < self.options.max_attempts:
-                    await asyncio.sleep(backoff_delay(attempt - 1, base=0.5, cap=15.0))
-                continue
-            except _Rejected as exc:
-                self._reject(task.line, str(exc), None, task.row)
-                return
+            except UpstreamError as exc:
+                if exc.kind is FailureKind.UNREACHABLE:
+                    picker.down.mark_down(url)
+                    self._look_up_agents()
+                raise
             finally:
                 picker.release(url)
-            status = body.get("status") if body.get("status") in ("ok", "model_error") else "ok"
-            meta = self._meta(task, attempt, url, started_at, time.monotonic() - begun)
-            self.rollouts.write(
-                {
-                    **body,
-                    "_ng_task_index": task.task_index,
-                    "_ng_rollout_index": repeat,
-                    "agent_ref": {"name": agent},
-                    "status": status,
-                    "gymbox": meta,
-                }
-            )
-            self.summary.written += 1
-            self.on_outcome(Outcome(status, _reward(body)))
+            picker.down.mark_up(url)
+            return body, url, time.monotonic() - begun
+
+        try:
+            body, url, latency = await self.retry.call(attempt)
+        except _AgentRejectedRow as exc:
+            self._reject(task.line, str(exc), None, task.row)
             return
-        meta = self._meta(task, self.options.max_attempts, "", started_at, time.time() - started_at)
+        except UpstreamError as exc:
+            self._fail(task, repeat, agent, exc, self._meta(task, tried, "", started_at, time.time() - started_at))
+            return
+        status = RolloutStatus.MODEL_ERROR if body.get("status") == RolloutStatus.MODEL_ERROR else RolloutStatus.OK
+        self.rollouts.write(
+            {
+                **body,
+                "_ng_task_index": task.task_index,
+                "_ng_rollout_index": repeat,
+                "agent_ref": {"name": agent},
+                "status": status,
+                "gymbox": self._meta(task, tried, url, started_at, latency),
+            }
+        )
+        self.summary.written += 1
+        self.on_outcome(Outcome(status, _reward(body)))
+
+    def _fail(self, task: TaskRow, repeat: int, agent: str, exc: UpstreamError, meta: dict[str, Any]) -> None:
         self.failures.write(
             {
                 "_ng_task_index": task.task_index,
                 "_ng_rollout_index": repeat,
                 "agent_ref": {"name": agent},
-                "status": kind,
-                "error": error,
+                "status": exc.kind.status,
+                "failure": exc.kind,
+                "error": str(exc),
                 "line": task.line,
                 "gymbox": meta,
             }
         )
         self.summary.failed += 1
-        self.on_outcome(Outcome(kind))
+        self.on_outcome(Outcome(exc.kind.status))
 
     async def _post_run(self, url: str, row: dict[str, Any]) -> dict[str, Any]:
-        try:
-            answer = await self.client.post(f"{url}/run", row, timeout_s=self.options.timeout_s)
-        except UpstreamError as exc:
-            kind = "timeout" if "within the timeout" in str(exc) else "infra_error"
-            raise _Retryable(kind, str(exc)) from exc
+        answer = await self.client.post(f"{url}/run", row, timeout_s=self.options.timeout_s)
         if answer.ok and isinstance(answer.body, dict):
             return answer.body
-        if 400 <= answer.status < 500 and answer.status not in (408, 429):
-            raise _Rejected(f"the agent rejected the row ({answer.status}): {answer.error_text()}")
-        raise _Retryable("infra_error", f"agent {url} answered {answer.status}: {answer.error_text()}")
+        failure = answer.failure() or FailureKind.SERVER_ERROR  # a 2xx that is not a JSON object
+        if failure is FailureKind.REJECTED:
+            raise _AgentRejectedRow(f"the agent rejected the row ({answer.status}): {answer.error_text()}")
+        detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
+        reported = detail.get("failure") if isinstance(detail, dict) else None
+        if isinstance(reported, str) and reported in set(FailureKind):  # the agent says how its peer failed
+            failure = FailureKind(reported)
+        raise UpstreamError(
+            f"agent {url} answered {answer.status}: {answer.error_text()}", kind=failure, status=answer.status
+        )
+
+    def _look_up_agents(self) -> None:
+        """Ask again where the agents listen: at most one look-up at a time, and one per interval."""
+        if self.rediscover is None or (self._lookup is not None and not self._lookup.done()):
+            return
+        if time.monotonic() - self._looked_up_at < REDISCOVER_INTERVAL_S:
+            return
+        self._looked_up_at = time.monotonic()
+        self._lookup = asyncio.create_task(self._refresh_agents(self.rediscover))
+
+    async def _refresh_agents(self, lookup: Callable[[], dict[str, list[str]]]) -> None:
+        try:
+            found = await asyncio.to_thread(lookup)
+        except Exception as exc:  # Docker busy or gone: keep the URLs there are
+            log.warning("could not look the agents up again: %s", exc)
+            return
+        for name, picker in self.pickers.items():
+            picker.replace(found.get(name, []))
 
     def _meta(self, task: TaskRow, attempts: int, url: str, started_at: float, latency: float) -> dict[str, Any]:
         return {
@@ -252,6 +328,7 @@ class Collector:
             "task_fields": sorted(task.row),
             "attempts": attempts,
             "url": url,
+            "run": self.run_id,
             "started_at": round(started_at, 3),
             "latency_s": round(latency, 4),
             **self.options.metadata,

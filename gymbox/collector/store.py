@@ -2,13 +2,15 @@
 
 `<out>.jsonl` holds scored rollouts (status `ok` or `model_error`), `<out>_failures.jsonl` the
 rollouts our side failed (`infra_error`, `timeout`) with their error, `<out>_rejects.jsonl` input lines
-that are not valid task rows. Resume reads `<out>.jsonl` back, drops a torn last line left by a crash,
-and skips every (task key, repeat) already there.
+that are not valid task rows. Every file drops a torn last line left by a crash before it is appended to,
+so the next record never merges with it. Resume reads `<out>.jsonl` back and skips every (task key,
+repeat) already there; once a run ends, failures of pairs that have since been scored are dropped.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,19 +25,28 @@ class JsonlAppender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: IO[str] | None = None
+        self._handle: IO[bytes] | None = None
 
     def write(self, obj: dict[str, Any]) -> None:
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("a", encoding="utf-8")
-        self._handle.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            if self.path.exists():
+                repair_torn_tail(self.path)
+            self._handle = self.path.open("ab")
+        self._handle.write(_json_line(obj))
         self._handle.flush()
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def _json_line(obj: dict[str, Any]) -> bytes:
+    try:
+        return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate (a model can emit "\ud800"): escaped, it is still valid JSON
+        return (json.dumps(obj) + "\n").encode()
 
 
 def rollout_key(task_key: str, repeat: int) -> str:
@@ -87,3 +98,32 @@ def repair_torn_tail(path: Path) -> bool:
                 pass
         handle.truncate(last_start)
         return True
+
+
+def drop_scored_failures(output: Path) -> int:
+    """Remove from `<out>_failures.jsonl` the pairs that `<out>.jsonl` now holds scored; how many went.
+
+    A resumed run retries failed pairs: those that succeed must not stay listed as failures.
+    """
+    failures = sibling(output, "failures.jsonl")
+    if not failures.exists() or not output.exists():
+        return 0
+    scored = completed_keys(output)
+    kept = failures.with_name(failures.name + ".tmp")
+    dropped = 0
+    with failures.open("rb") as src, kept.open("wb") as dst:
+        for raw in src:
+            try:
+                row = json.loads(raw)
+                key = rollout_key(row["gymbox"]["task_key"], int(row["_ng_rollout_index"]))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                key = None  # kept as it is: not ours to judge
+            if key is not None and key in scored:
+                dropped += 1
+                continue
+            dst.write(raw if raw.endswith(b"\n") else raw + b"\n")
+    if dropped:
+        os.replace(kept, failures)
+    else:
+        kept.unlink()
+    return dropped

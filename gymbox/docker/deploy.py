@@ -20,8 +20,7 @@ from gymbox.config import ResolvedConfig
 from gymbox.docker.images import BuildOptions, StackImages, build_stack_images
 from gymbox.docker.records import Container
 from gymbox.docker.render import StackFiles, render
-from gymbox.docker.service import AGENT_ROLE
-from gymbox.docker.stack import Stack, replica_urls
+from gymbox.docker.stack import Stack, agent_urls
 
 
 @dataclass
@@ -53,9 +52,7 @@ def deploy(
     if timeout is None:
         timeout = GPU_TIMEOUT_S if any(svc.gpus for svc in rendered.services) else DEFAULT_TIMEOUT_S
     with stack.up(expected, timeout=timeout) as containers:
-        agents = sorted({c.instance for c in containers if c.role == AGENT_ROLE})
-        urls = {agent: replica_urls(containers, agent) for agent in agents}
-        yield Deployment(stack, rendered, images, containers, urls)
+        yield Deployment(stack, rendered, images, containers, agent_urls(containers))
 
 
 @contextmanager

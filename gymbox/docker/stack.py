@@ -1,8 +1,8 @@
 """A running stack: its compose project, its labelled containers, bringing it up and tearing it down.
 
     stack = Stack("weather")
-    with stack.up(expected, timeout=120):        # down again if start fails or is interrupted
-        urls = agent_urls("weather", "my_agent")
+    with stack.up(expected, timeout=120) as containers:  # down again if start fails or is interrupted
+        urls = agent_urls(containers)["my_agent"]
 
 Everything a stack makes carries `gymbox.stack=<name>`, and `down` removes by that label (containers,
 then networks, then volumes), so it also cleans up after a crashed `up`, a deleted compose folder or
@@ -172,40 +172,18 @@ def all_stack_names() -> list[str]:
     return sorted(n for n in names if n)
 
 
-def replica_urls(containers: list[Container], instance: str, *, port: int = CONTAINER_PORT) -> list[str]:
-    """`http://127.0.0.1:<host port>` of each running replica of `instance`, in replica order."""
-    urls = []
-    for c in containers:
-        if c.instance == instance and c.state.running:
-            urls += [f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{p}" for ip, p in c.host_ports(port)]
-    return urls
+def agent_urls(containers: list[Container]) -> dict[str, list[str]]:
+    """Where a stack's agents listen: {agent instance: `http://127.0.0.1:<host port>` of each running
+    replica, in replica order}, from its containers (`Stack(name).containers()`).
 
-
-def agent_urls(stack_name: str, instance: str | None = None) -> list[str]:
-    """The URLs where a running stack's agent `instance` listens, one per replica (for the collector).
-
-    `instance` may be left out when the stack has exactly one agent. Raises StackError when the stack
-    or agent is not running.
+    The one place agent URLs are found: `up` prints them, the collector sends to them, and looks them up
+    again when an agent restarts on a new published port.
     """
-    containers = [c for c in Stack(stack_name).containers() if c.role == AGENT_ROLE]
-    agents = sorted({c.instance for c in containers})
-    if instance is None:
-        if len(agents) != 1:
-            raise StackError(
-                f"stack {stack_name!r} runs {len(agents)} agents ({', '.join(agents) or 'none'}); name one"
+    urls: dict[str, list[str]] = {}
+    for c in containers:
+        if c.role == AGENT_ROLE and c.state.running:
+            published = c.host_ports(CONTAINER_PORT)
+            urls.setdefault(c.instance, []).extend(
+                f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}" for ip, port in published
             )
-        instance = agents[0]
-    urls = replica_urls(containers, instance)
-    if not urls:
-        running = ", ".join(agents) or "none"
-        raise StackError(
-            f"no running replica of agent {instance!r} in stack {stack_name!r} (agents running: "
-            f"{running}). Hint: start it with `gymbox up --name {stack_name} -c ...`"
-        )
-    return urls
-
-
-def stack_agent_urls(stack_name: str) -> dict[str, list[str]]:
-    """{agent instance: replica URLs} of every agent in a running stack."""
-    containers = [c for c in Stack(stack_name).containers() if c.role == AGENT_ROLE]
-    return {name: replica_urls(containers, name) for name in sorted({c.instance for c in containers})}
+    return {name: found for name, found in sorted(urls.items()) if found}

@@ -153,7 +153,7 @@ def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
     """math and math_v07 pin different math-verify releases; each image carries its own."""
     import httpx
 
-    from gymbox.docker.stack import agent_urls
+    from gymbox.docker.stack import Stack, agent_urls
 
     configs = [
         "-c",
@@ -162,10 +162,11 @@ def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
         str(ROOT / "environments/math_v07/configs/math_v07.yaml"),
     ]
     gymbox("up", *configs, "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
+    urls = agent_urls(Stack(stack_name).containers())
     versions = {}
     for env in ("math", "math_v07"):
         row = read(ROOT / f"environments/{env}/data/example.jsonl")[0]
-        result = httpx.post(f"{agent_urls(stack_name, f'{env}_simple_agent')[0]}/run", json=row, timeout=120).json()
+        result = httpx.post(f"{urls[f'{env}_simple_agent'][0]}/run", json=row, timeout=120).json()
         assert (result["status"], result["reward"]) == ("ok", 1.0)
         versions[env] = result["math_verify_version"]
     assert versions["math"].startswith("0.9.")

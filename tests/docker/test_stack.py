@@ -29,14 +29,15 @@ def _up(stack: str, env: dict[str, str], *sets: str, timeout: float = 120) -> su
 def test_weather_stack_runs_a_rollout_and_leaves_nothing_behind(
     stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str]
 ) -> None:
-    from gymbox.docker.stack import agent_urls
+    from gymbox.docker.stack import Stack, agent_urls
 
     started = _up(stack_name, gymbox_env, f"{AGENT_FIELDS}.replicas=2")
     assert started.returncode == 0, started.stderr
-    urls = agent_urls(stack_name, WEATHER_AGENT)
+    found = agent_urls(Stack(stack_name).containers())
+    assert list(found) == [WEATHER_AGENT]  # the only agent
+    urls = found[WEATHER_AGENT]
     assert len(urls) == 2
     assert all(url.startswith("http://127.0.0.1:") and url in started.stdout for url in urls)
-    assert agent_urls(stack_name) == urls  # the only agent
 
     row = json.loads(EXAMPLE_ROW.read_text().splitlines()[0])
     for url in urls:  # every replica answers
