@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from gymbox.servers.metrics import install_metrics
+
 _MAX_ERROR_CHARS = 1200
 
 
@@ -38,6 +40,7 @@ def describe_validation_errors(errors: list[Any]) -> str:
 
 def create_app(title: str, **kwargs: Any) -> FastAPI:
     app = FastAPI(title=title, **kwargs)
+    install_metrics(app, title)  # GET /metrics: requests, latency and errors per route (Prometheus)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

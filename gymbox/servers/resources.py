@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
 from gymbox.servers.app import ToolError, create_app, describe_validation_errors
+from gymbox.servers.metrics import track_resources
 from gymbox.servers.sessions import Session, SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,6 +122,7 @@ class ResourcesServer:
                 await self.shutdown()
 
         app = create_app(self.name, lifespan=lifespan)
+        track_resources(app, set(self.tools()), self.sessions.__len__)
         seed_model = _body_model(type(self).seed_session, RunRequest)
         verify_model = _body_model(type(self).verify, VerifyRequest)
 
