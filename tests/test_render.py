@@ -220,7 +220,7 @@ def test_vllm_render_matches_golden_files(tmp_path: Path) -> None:
 def test_vllm_service_reserves_gpus_and_caches_models(tmp_path: Path) -> None:
     compose = _compose(render(_vllm_stack(), "vllm", IMAGES, root=tmp_path))
     vllm = compose["services"]["policy_model-vllm"]
-    assert vllm["image"] == "vllm/vllm-openai:latest"
+    assert vllm["image"] == "vllm/vllm-openai:v0.33.0"
     assert vllm["deploy"]["resources"]["reservations"]["devices"] == [
         {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}
     ]

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 PRIVATE_METADATA_PREFIX = "gymbox_"
 VLLM_PORT = 8000
+# Pinned, so every stack started from this checkout runs the same vLLM release (`latest` moves under a
+# project); an instance's `image:` picks another. The vLLM release on PyPI when this was written.
+VLLM_IMAGE = "vllm/vllm-openai:v0.33.0"
 
 # vLLM extensions: per-token logprobs of the sampled tokens only (top_logprobs=0), those tokens written as
 # "token_id:<id>", and the prompt's and generation's token ids (vLLM >= 0.10.2). Prompt *logprobs* are
@@ -95,7 +98,7 @@ class VLLMModelConfig(ProxyConfig):
     tensor_parallel_size: int = Field(default=1, ge=1)
     extra_args: list[str] = Field(default_factory=list, description="more `vllm serve` arguments")
     return_token_ids: bool = True
-    image: str = "vllm/vllm-openai:latest"
+    image: str = VLLM_IMAGE
 
 
 class OpenAIModelServer:
