@@ -8,13 +8,21 @@ from openai.types.responses import Response
 from gymbox.model_servers.chat_convert import (
     chat_to_response,
     message_to_output,
+    response_to_completion,
     responses_to_chat,
     split_reasoning,
     token_info,
     tool_choice_to_chat,
     usage_to_responses,
 )
-from gymbox.model_servers.chat_messages import REQUEST, ChatConversionError, items_to_messages
+from gymbox.model_servers.chat_messages import (
+    COMPLETION,
+    REQUEST,
+    TRAINING,
+    ChatConversionError,
+    items_to_messages,
+    messages_to_items,
+)
 
 
 def input_to_messages(items: list[dict]) -> list[dict]:
@@ -397,3 +405,64 @@ def test_token_ids_go_on_the_last_item_only() -> None:
     assert output[1]["generation_token_ids"] == [3]
     plain = chat_to_response(completion, {"input": "hi"}, model="m")["output"]
     assert "generation_token_ids" not in plain[-1]
+
+
+# ----------------------------------------------------------------------------------- one turn, three styles
+
+
+TURN = [
+    {"role": "developer", "content": "Rules."},
+    {"role": "user", "content": "Add."},
+    {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Call add."}]},
+    {"type": "function_call", "call_id": "c1", "name": "add", "arguments": {"a": 1}},
+]
+
+
+def test_the_same_items_in_each_style() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    assert items_to_messages(TURN, REQUEST)[0]["role"] == "system"
+    assert items_to_messages(TURN, REQUEST)[2] == {
+        "role": "assistant",
+        "content": "<think>Call add.</think>",
+        "tool_calls": [call],
+    }
+    assert items_to_messages(TURN, TRAINING)[0]["role"] == "developer"
+    assert items_to_messages(TURN, TRAINING)[2] == {
+        "role": "assistant",
+        "content": "",
+        "reasoning_content": "Call add.",
+        "tool_calls": [call],
+    }
+    assert items_to_messages(TURN[2:], COMPLETION) == [
+        {"role": "assistant", "content": None, "reasoning_content": "Call add.", "tool_calls": [call]}
+    ]
+
+
+def test_errors_name_the_field_and_the_item() -> None:
+    with pytest.raises(ChatConversionError, match=r"response\.output\[1\]: item of type 'web_search_call'"):
+        items_to_messages([TURN[2], {"type": "web_search_call"}], TRAINING, label="response.output")
+    with pytest.raises(ChatConversionError, match=r"input\[0\]: function_call item has no 'name'"):
+        items_to_messages([{"type": "function_call", "call_id": "c"}], REQUEST)
+
+
+def test_chat_messages_become_items_and_back() -> None:
+    messages = [*items_to_messages(TURN, TRAINING), {"role": "tool", "tool_call_id": "c1", "content": "3"}]
+    items = messages_to_items(messages)
+    assert [i["type"] for i in items] == ["message", "message", "reasoning", "function_call", "function_call_output"]
+    assert items_to_messages(items, TRAINING) == messages
+
+
+def test_a_response_as_a_chat_completion() -> None:
+    response = {
+        "id": "resp_1",
+        "model": "m",
+        "created_at": 5,
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+        "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hal"}]}],
+        "usage": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+    }
+    completion = response_to_completion(response)
+    assert completion["choices"][0]["message"] == {"role": "assistant", "content": "Hal"}
+    assert completion["choices"][0]["finish_reason"] == "length"
+    assert completion["usage"] == {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}

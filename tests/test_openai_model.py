@@ -324,6 +324,119 @@ async def test_max_concurrency_caps_requests_in_flight(double, proxy, client) ->
     assert double.max_in_flight == 2
 
 
+# ----------------------------------------------------------------------------------- streaming
+
+
+async def test_responses_stream_over_chat_is_synthesized_from_the_converted_answer(double, proxy, client) -> None:
+    def answer() -> dict[str, Any]:
+        calls = [tool_call("get_weather", '{"city": "Paris"}', "call_1")]
+        return completion("<think>Use the tool.</think>", tool_calls=calls)
+
+    double.reply(answer(), answer())
+    with proxy() as url:
+        c = client(url)
+        plain = await c.responses.create(model="m", input="Weather?", tools=[WEATHER_TOOL])
+        async with c.responses.stream(model="m", input="Weather?", tools=[WEATHER_TOOL]) as stream:
+            kinds = [event.type async for event in stream]
+            streamed = await stream.get_final_response()
+    assert [i.type for i in streamed.output] == [i.type for i in plain.output] == ["reasoning", "function_call"]
+    call = streamed.output[1]
+    assert call.type == "function_call"
+    assert (call.call_id, call.name, call.arguments) == ("call_1", "get_weather", '{"city": "Paris"}')
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == "response.completed"
+    assert "response.function_call_arguments.delta" in kinds
+    assert "stream" not in double.bodies()[1]  # upstream answers whole; the proxy makes the events
+
+
+async def test_streamed_responses_keep_token_ids_and_incomplete_status(double, proxy, client) -> None:
+    double.reply(
+        completion(
+            "<think>long",
+            finish_reason="length",
+            prompt_token_ids=[1, 2],
+            choice_extra={"token_ids": [5], "logprobs": {"content": [{"token": "token_id:5", "logprob": -0.1}]}},
+        )
+    )
+    with proxy(return_token_ids=True) as url:
+        stream = await client(url).responses.create(model="m", input="Think.", stream=True)
+        events = [event async for event in stream]
+    last = events[-1]
+    assert last.type == "response.incomplete"
+    item = last.response.output[-1].model_dump()
+    assert (item["prompt_token_ids"], item["generation_token_ids"], item["generation_log_probs"]) == (
+        [1, 2],
+        [5],
+        [-0.1],
+    )
+    added = [e for e in events if e.type == "response.output_item.added"]
+    assert "generation_token_ids" not in added[0].item.model_dump()  # ids arrive once, with the done item
+
+
+async def test_chat_completion_stream_is_relayed(double, proxy, client) -> None:
+    double.reply(completion("Hello there.", tool_calls=[tool_call("get_weather", "{}", "call_7")]), completion("Hi."))
+    with proxy(extra_body={"top_k": 5}) as url:
+        c = client(url)
+        stream = await c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+        chunks = [chunk async for chunk in stream]
+        async with c.chat.completions.stream(model="m", messages=[{"role": "user", "content": "hi"}]) as helper:
+            final = await helper.get_final_completion()
+    pieces = [choice.delta.content for chunk in chunks for choice in chunk.choices if choice.delta.content]
+    assert pieces == ["Hello ", "there."]  # the upstream's own deltas, passed on as they came
+    calls = [call for chunk in chunks for choice in chunk.choices for call in choice.delta.tool_calls or []]
+    assert [call.id for call in calls] == ["call_7"]
+    assert final.choices[0].message.content == "Hi."
+    sent = double.bodies()[0]
+    assert (sent["stream"], sent["model"], sent["top_k"]) == (True, "served-model", 5)
+
+
+async def test_responses_stream_passes_through_in_responses_mode(double, proxy, client) -> None:
+    double.reply(completion_as_response("Bonjour."))
+    with proxy(api="responses") as url:
+        async with client(url).responses.stream(model="m", input="Hello in French?") as stream:
+            deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
+            final = await stream.get_final_response()
+    assert deltas == ["Bonjour."]
+    assert (final.id, final.output_text) == ("resp_upstream_1", "Bonjour.")
+    assert double.requests[0].path == "/v1/responses"
+    assert double.requests[0].body["stream"] is True
+
+
+async def test_streaming_requests_get_errors_before_any_event(double, proxy, client) -> None:
+    double.reply(
+        error(400, "This model's maximum context length is 4096 tokens.", code="context_length_exceeded"),
+        error(401, f"Incorrect API key provided: {SECRET}."),
+    )
+    with proxy() as url:
+        c = client(url)
+        with pytest.raises(openai.BadRequestError) as too_long:
+            await c.responses.create(model="m", input="very long", stream=True)
+        with pytest.raises(openai.AuthenticationError) as denied:
+            await c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert too_long.value.code == "context_length_exceeded"
+    assert SECRET not in denied.value.message
+    assert "Incorrect API key" in denied.value.message
+
+
+async def test_streams_give_back_their_concurrency_slot(double, proxy, client) -> None:
+    with proxy(max_concurrency=1) as url:
+        c = client(url).with_options(timeout=20)
+
+        async def one_stream() -> str:
+            stream = await c.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            return "".join([ch.choices[0].delta.content or "" async for ch in stream if ch.choices])
+
+        assert await asyncio.gather(*(one_stream() for _ in range(4))) == ["ok"] * 4
+
+
+async def test_models_lists_the_served_model(proxy, client) -> None:
+    with proxy() as url:
+        models = await client(url).models.list()
+    assert [m.id for m in models.data] == ["served-model"]
+
+
 # ----------------------------------------------------------------------------------- secrets & metadata
 
 
