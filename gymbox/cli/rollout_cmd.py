@@ -74,6 +74,12 @@ def rollout(
     pass_threshold: Annotated[
         float, typer.Option(metavar="REWARD", help="Reward that counts as a pass for pass@k.")
     ] = 1.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT", min=0, max=65535, help="Serve the run's counters for Prometheus at 127.0.0.1:PORT/metrics."
+        ),
+    ] = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Send each row (x repeats) to `POST /run` of its agent; write scored rollouts, failures and metrics.
@@ -110,8 +116,17 @@ def rollout(
     )
     total = min(count_lines(input), limit or 1 << 62) * repeats
     rejects_start = report.file_size(sibling(output, "rejects.jsonl"))  # --resume appends to it
+    exporter = None
+    if metrics_port is not None:
+        from gymbox.collector.exporter import CollectorExporter
+
+        exporter = CollectorExporter()
+        typer.echo(f"collector metrics: http://127.0.0.1:{exporter.serve(metrics_port)}/metrics", err=True)
     with RolloutProgress(total) as progress:
-        collector = Collector(agents, output, options, on_outcome=progress.update)
+        on_outcome = progress.update if exporter is None else exporter.chain(progress.update)
+        collector = Collector(agents, output, options, on_outcome=on_outcome)
+        if exporter is not None:
+            exporter.watch(collector)
         try:
             summary = asyncio.run(collector.run(input))
         except KeyboardInterrupt:
