@@ -115,7 +115,8 @@ def rollout(
         metadata=metadata,
     )
     total = min(count_lines(input), limit or 1 << 62) * repeats
-    rejects_start = report.file_size(sibling(output, "rejects.jsonl"))  # --resume appends to it
+    rejects_file, failures_file = sibling(output, "rejects.jsonl"), sibling(output, "failures.jsonl")
+    starts = report.file_size(rejects_file), report.file_size(failures_file)  # --resume appends to them
     exporter = None
     if metrics_port is not None:
         from gymbox.collector.exporter import CollectorExporter
@@ -136,20 +137,16 @@ def rollout(
         output, pass_threshold=pass_threshold, elapsed_s=None if summary.interrupted else summary.elapsed_s
     )
     path = write_metrics(output, metrics)
-    rejects = report.read_rejects(output, rejects_start)
+    rejects, failures = report.read_new(rejects_file, starts[0]), report.read_new(failures_file, starts[1], 1)
     if json_output:
         print_json(report.summary_json(summary, output, metrics, path, rejects, max_failures))
     else:
         print_metrics(metrics)
-        for line in report.summary_lines(summary, output, path, rejects):
+        for line in report.summary_lines(summary, output, path, rejects, failures):
             typer.echo(line)
     if summary.interrupted:
         typer.echo("interrupted: everything finished so far is on disk; rerun with --resume to continue", err=True)
         raise SystemExit(130)
     if report.over_limit(summary, max_failures):
-        typer.echo(
-            f"error: {report.bad(summary)} rollout(s) failed or row(s) rejected; --max-failures allows "
-            f"{max_failures} (exit code {report.TOO_MANY_FAILURES_EXIT})",
-            err=True,
-        )
+        typer.echo(report.verdict(summary, max_failures), err=True)
         raise SystemExit(report.TOO_MANY_FAILURES_EXIT)

@@ -65,9 +65,8 @@ def over_limit(summary: RunSummary, limit: FailureLimit) -> bool:
     return bad(summary) > limit.allowed(attempted)
 
 
-def read_rejects(output: Path, start: int, n: int = REJECTS_SHOWN) -> list[dict[str, Any]]:
-    """The first `n` rejects this run wrote: those past byte `start` of `<out>_rejects.jsonl`."""
-    path = sibling(output, "rejects.jsonl")
+def read_new(path: Path, start: int, n: int = REJECTS_SHOWN) -> list[dict[str, Any]]:
+    """The first `n` records this run appended to a JSONL file: those past byte `start` (--resume appends)."""
     if not path.exists():
         return []
     shown: list[dict[str, Any]] = []
@@ -87,18 +86,37 @@ def file_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def summary_lines(summary: RunSummary, output: Path, metrics_path: Path, rejects: list[dict[str, Any]]) -> list[str]:
+def _where(record: dict[str, Any]) -> str:
+    return f"{record['file']}:{record.get('line', '?')}" if record.get("file") else f"line {record.get('line', '?')}"
+
+
+def summary_lines(
+    summary: RunSummary,
+    output: Path,
+    metrics_path: Path,
+    rejects: list[dict[str, Any]],
+    failures: list[dict[str, Any]],
+) -> list[str]:
     lines = [
         f"{summary.written} rollouts written to {output}; {summary.failed} failed, {summary.rejected} rejected, "
         f"{summary.skipped} already done; metrics in {metrics_path}"
     ]
-    if summary.failed:
-        lines.append(f"failed rollouts (infra_error, timeout), with their errors: {sibling(output, 'failures.jsonl')}")
+    if failures:
+        first = failures[0]
+        lines.append(f"first failure ({first.get('status', '?')}, {_where(first)}): {first.get('error', '?')}")
+        lines.append(f"every failed rollout, with its error: {sibling(output, 'failures.jsonl')}")
     if rejects:
         lines.append(f"rejected rows ({len(rejects)} of {summary.rejected} shown):")
-        lines += [f"  line {r.get('line', '?')}: {r.get('error', '?')}" for r in rejects]
+        lines += [f"  {_where(r)}: {r.get('error', '?')}" for r in rejects]
         lines.append(f"every rejected row, with its reason: {sibling(output, 'rejects.jsonl')}")
     return lines
+
+
+def verdict(summary: RunSummary, limit: FailureLimit) -> str:
+    return (
+        f"error: {summary.failed} failed + {summary.rejected} rejected = {bad(summary)}, more than "
+        f"--max-failures allows ({limit}); exit code {TOO_MANY_FAILURES_EXIT}"
+    )
 
 
 def summary_json(
@@ -124,6 +142,6 @@ def summary_json(
             "rejects": str(sibling(output, "rejects.jsonl")),
             "metrics": str(metrics_path),
         },
-        "first_rejects": [{"line": r.get("line"), "error": r.get("error")} for r in rejects],
+        "first_rejects": [{"file": r.get("file"), "line": r.get("line"), "error": r.get("error")} for r in rejects],
         "metrics": {key: value for key, value in metrics.items() if key != "per_task"},
     }
