@@ -25,6 +25,7 @@ import uvicorn
 from gymbox.config import ResolvedConfig, load_config
 from gymbox.http_client import SERVER_KEEP_ALIVE_S
 from gymbox.registry import build_app
+from gymbox.roles import Role
 
 _NO_ENV_FILE = Path("/dev/null")  # tests must not pick up a developer's ./env.yaml
 
@@ -148,7 +149,7 @@ def environment_stack(env_dir: Path, model: str = "scripted") -> Iterator[Enviro
     env_dir = Path(env_dir).resolve()
     configs = sorted((env_dir / "configs").glob("*.yaml"))
     stack = load_config(configs, model=model, assign_ports=False, env_file=_NO_ENV_FILE)
-    agents = [inst.name for inst in stack.by_role("responses_api_agents")]
+    agents = [inst.name for inst in stack.by_role(Role.RESPONSES_API_AGENTS)]
     if len(agents) != 1:
         raise ValueError(f"{env_dir}/configs: expected one agent, found {agents or 'none'}")
     with running_stack(stack, env_dir.parent) as urls, httpx.Client(timeout=60) as client:

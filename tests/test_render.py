@@ -70,7 +70,7 @@ def test_services_are_non_root_init_labelled_and_health_checked(tmp_path: Path) 
         assert svc["labels"]["gymbox.stack"] == "weather"
         assert svc["labels"]["gymbox.instance"] == name
         assert svc["volumes"] == ["./stack.yaml:/etc/gymbox/stack.yaml:ro"]
-        assert svc["env_file"] == [".env"]
+        assert "env_file" not in svc  # .env holds every secret; each service gets only its own
         assert svc["healthcheck"]["interval"] == "1s"
         assert "/health" in svc["healthcheck"]["test"][-1]
         assert svc["restart"] == "unless-stopped"
@@ -155,6 +155,40 @@ def test_containers_read_secrets_back_from_the_environment(tmp_path: Path, monke
     inside = load_config([rendered.directory / "stack.yaml"])
     assert inside.instance("policy_model").config.extra_fields()["api_key"] == SECRETS[f"{VLLM}.api_key"]
     assert inside.variables["hf_token"] == SECRETS["hf_token"]
+
+
+def test_the_api_key_reaches_only_the_model_servers_container(tmp_path: Path) -> None:
+    env = tmp_path / "env.yaml"
+    env.write_text(
+        "policy_base_url: http://127.0.0.1:9/v1\npolicy_api_key: sk-policy-0123456789\npolicy_model_name: m\n"
+    )
+    rendered = render(load_config([WEATHER], model="openai", env_file=env), "openai", IMAGES, root=tmp_path)
+    services = _compose(rendered)["services"]
+    key_var = "GYMBOX_SECRET_POLICY_MODEL_API_KEY"
+    assert services["policy_model"]["environment"] == {key_var: "${" + key_var + "}"}  # compose fills it from .env
+    for name in (AGENT, "example_single_tool_call"):
+        assert "env_file" not in services[name]
+        assert not any("SECRET" in var for var in services[name].get("environment", {})), name
+    assert f"{key_var}=sk-policy-0123456789" in (rendered.directory / ".env").read_text()
+
+
+def test_each_container_loads_the_stack_with_only_its_own_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `gymbox serve --name X` does in X's container, given only the variables X's service names."""
+    rendered = render(_vllm_stack(), "vllm", IMAGES, root=tmp_path)
+    services = _compose(rendered)["services"]
+    dotenv = dict(line.split("=", 1) for line in (rendered.directory / ".env").read_text().splitlines() if "=" in line)
+    for name in ("policy_model", AGENT, "example_single_tool_call"):
+        for var in dotenv:
+            monkeypatch.delenv(var, raising=False)
+        for var in services[name].get("environment", {}):
+            if var in dotenv:
+                monkeypatch.setenv(var, dotenv[var])
+        inside = load_config([rendered.directory / "stack.yaml"], serving=name)
+        assert inside.instance(name).name == name
+    model_fields = inside.instance("policy_model").config.extra_fields()
+    assert model_fields["api_key"] == "${env:GYMBOX_SECRET_POLICY_MODEL_API_KEY}"  # left unresolved, not leaked
 
 
 def test_dotenv_is_private_even_when_it_existed(tmp_path: Path) -> None:
@@ -311,7 +345,7 @@ def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
 
 
 def test_a_bad_sandbox_field_names_the_file_and_field(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"code_exec\.yaml.*code_sandbox.*max_concurency"):
+    with pytest.raises(ConfigError, match=r"--set code_sandbox.*max_concurency: unknown field.*'max_concurrency'"):
         _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.max_concurency=2")
 
 

@@ -22,11 +22,16 @@ USAGE_EXIT = 2
 
 
 def load_stack(
-    config: list[Path] | None, sets: list[str] | None, model: str | None, env_file: Path | None = None
+    config: list[Path] | None,
+    sets: list[str] | None,
+    model: str | None,
+    env_file: Path | None = None,
+    *,
+    serving: str | None = None,
 ) -> ResolvedConfig:
     from gymbox.config import load_config
 
-    return load_config(config or [], sets=sets or [], model=model, env_file=env_file)
+    return load_config(config or [], sets=sets or [], model=model, env_file=env_file, serving=serving)
 
 
 def build_options(

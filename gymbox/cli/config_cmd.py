@@ -16,8 +16,10 @@ def config(
     import typer
 
     from gymbox.cli.common import load_stack, print_json
+    from gymbox.registry import check_fields
 
     stack = load_stack(config, set_, model, env_file)
+    check_fields(stack)  # every implementation's own fields, with file:line and "did you mean"
     if json_output:
         print_json(stack.to_dict(mask_secrets=True))
         return

@@ -28,7 +28,7 @@ def serve(
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
 
-    stack = load_stack(config, set_, model, env_file)
+    stack = load_stack(config, set_, model, env_file, serving=name)  # other instances' secrets may be unset
     inst = stack.instance(name)
     app = build_app(stack, name)
     # One process per instance: episode state lives in memory, so scale with replicas, not workers.

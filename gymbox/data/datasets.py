@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gymbox.config import ResolvedConfig, config_validation_error
 from gymbox.errors import ConfigError, DataError
+from gymbox.roles import Role
 
 DatasetType = Literal["example", "train", "validation"]
-AGENT_ROLE = "responses_api_agents"
 
 
 class DatasetEntry(BaseModel):
@@ -61,7 +61,7 @@ def locate_datasets(stack: ResolvedConfig, types: tuple[str, ...] | None = None)
     """The datasets whose files exist, and an error (config file:line, key path) for each that does not."""
     found: list[Dataset] = []
     missing: list[str] = []
-    for agent in stack.by_role(AGENT_ROLE):
+    for agent in stack.by_role(Role.RESPONSES_API_AGENTS):
         prefix = (agent.name, agent.role, agent.implementation, "datasets")
         entries = agent.config.extra_fields().get("datasets") or []
         if not isinstance(entries, list):

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gymbox.collector.rows import RejectedRow, read_rows
-from gymbox.data.datasets import AGENT_ROLE, Dataset
+from gymbox.data.datasets import Dataset
 from gymbox.errors import DataError
+from gymbox.roles import Role
 
 DEFAULT_SEED = 42
 SPLITS = ("train", "validation")
@@ -43,7 +44,7 @@ def prepare(
     for dataset in datasets:
         if dataset.type not in lines:
             continue
-        ref = {"type": AGENT_ROLE, "name": dataset.agent}
+        ref = {"type": Role.RESPONSES_API_AGENTS.value, "name": dataset.agent}
         for item in read_rows(dataset.path):
             if isinstance(item, RejectedRow):
                 errors.append(f"{dataset.path}:{item.line}: {item.reason}")

@@ -21,6 +21,7 @@ from gymbox.config import ResolvedConfig
 from gymbox.docker import client
 from gymbox.docker.context import BuildContext
 from gymbox.errors import ConfigError, DockerError
+from gymbox.roles import Role
 
 DEFAULT_BASE = "python:3.12-slim"
 ROOT_IMAGE = "gymbox/root:bookworm"  # what `gymbox images bootstrap` makes
@@ -177,8 +178,10 @@ def test_spec(name: str, runtime_tag: str) -> ImageSpec:
 def environments_of(stack: ResolvedConfig) -> list[str]:
     """The environment folders whose images a stack runs: its resources servers' implementations, and
     the environments its sandboxes borrow an image from (`environment:`)."""
-    names = {inst.implementation for inst in stack.by_role("resources_servers")}
-    names |= {str(env) for inst in stack.by_role("sandboxes") if (env := inst.config.extra_fields().get("environment"))}
+    names = {inst.implementation for inst in stack.by_role(Role.RESOURCES_SERVERS)}
+    names |= {
+        str(env) for inst in stack.by_role(Role.SANDBOXES) if (env := inst.config.extra_fields().get("environment"))
+    }
     return sorted(names)
 
 

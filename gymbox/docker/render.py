@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymbox.config import ROLES, ResolvedConfig, ServerInstance
+from gymbox.config import ResolvedConfig, ServerInstance, server_refs
 from gymbox.docker import secrets as secrets_mod
 from gymbox.docker.images import StackImages, environments_of
-from gymbox.docker.sandbox import SANDBOX_ROLE, network_name, sandbox_service
+from gymbox.docker.sandbox import network_name, sandbox_service
 from gymbox.docker.service import (
-    AGENT_ROLE,
     CACHE_LABEL,
     CONFIG_LABEL,
     CONFIG_PATH,
@@ -35,6 +34,7 @@ from gymbox.docker.service import (
     healthcheck,
 )
 from gymbox.errors import ConfigError
+from gymbox.roles import Role
 
 COMPOSE_FILE = "docker-compose.yaml"
 PROJECT_VAR = "COMPOSE_PROJECT_NAME"
@@ -90,13 +90,7 @@ class StackFiles:
 
 def references(fields: Any) -> list[str]:
     """Instance names a server's fields refer to with `{type: <role>, name: <instance>}`."""
-    if isinstance(fields, dict):
-        if set(fields) == {"type", "name"} and fields.get("type") in ROLES:
-            return [str(fields["name"])]
-        return [name for value in fields.values() for name in references(value)]
-    if isinstance(fields, list):
-        return [name for value in fields for name in references(value)]
-    return []
+    return [ref.name for _, ref in server_refs(fields)]
 
 
 def container_stack(stack: ResolvedConfig) -> ResolvedConfig:
@@ -123,17 +117,17 @@ def services(
     """The compose services and named volumes of `stack`. `secret_names`: secret value -> .env name."""
     out: list[Service] = []
     volumes: dict[str, dict[str, str]] = {}
-    sandboxes = {inst.name for inst in stack.by_role(SANDBOX_ROLE)}
+    sandboxes = {inst.name for inst in stack.by_role(Role.SANDBOXES)}
     for inst in stack.instances.values():
         if not _SERVICE.match(inst.name):
             raise ConfigError(
                 f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
                 "use letters, digits, '_' and '-'"
             )
-        if inst.role == SANDBOX_ROLE:
+        if inst.role == Role.SANDBOXES:
             out.append(sandbox_service(inst, images, _labels(stack_name, inst)))
             continue
-        if inst.role == "resources_servers":
+        if inst.role == Role.RESOURCES_SERVERS:
             image = images.environments[inst.implementation]
         else:
             image = images.runtime
@@ -157,7 +151,7 @@ def services(
             ],
             healthcheck=healthcheck(),
             depends_on=depends_on,
-            publish=inst.role == AGENT_ROLE,
+            publish=inst.role == Role.RESPONSES_API_AGENTS,
             replicas=cfg.replicas,
             cpus=cfg.cpus,
             memory=cfg.memory,
@@ -180,7 +174,10 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     """Write compose/<stack>/{docker-compose.yaml, stack.yaml, .env}; return what was written."""
     import yaml
 
+    from gymbox.registry import check_fields
+
     check_stack_name(stack_name)
+    check_fields(stack, missing_environments_ok=True)  # a typo fails here, naming the user's file:line
     missing = sorted(set(environments_of(stack)) - set(images.environments))
     if missing:
         raise ConfigError(f"no image for environment(s) {', '.join(missing)}; build them first")
@@ -192,6 +189,9 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     )
     by_value = {value: name for name, value in found.items()}
     svcs, volumes = services(inside, stack_name, images, by_value)
+    for svc in svcs:  # each container gets only the secrets its own instance's fields name
+        if svc.secrets:
+            svc.environment.update(secrets_mod.service_environment(secrets_mod.referenced(stack_dict.get(svc.name))))
     # Compose recreates a service when its compose definition changes (the .env values included), but
     # cannot see inside the mounted stack.yaml: its hash, as a label, makes a config change restart them.
     config_hash = hashlib.sha256(config_text.encode()).hexdigest()[:12]

@@ -16,7 +16,6 @@ from gymbox.config import ServerInstance, validate_fields
 from gymbox.docker.images import StackImages
 from gymbox.docker.service import CONFIG_PATH, CONTAINER_PORT, Service, healthcheck
 
-SANDBOX_ROLE = "sandboxes"
 # Not the runtime's 10001: RLIMIT_NPROC counts a user's processes across the whole host, so the
 # sandboxed code must not share its user with every other gymbox container.
 SANDBOX_USER = "10002:10002"

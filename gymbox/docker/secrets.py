@@ -1,9 +1,12 @@
 """Keeping secrets out of rendered files.
 
 A rendered stack's `stack.yaml` says `api_key: ${env:GYMBOX_SECRET_POLICY_MODEL_API_KEY}` where the
-config had the key; the value lives only in the stack's mode-600 `.env`, which compose hands to the
-containers (`env_file`), where `load_config` resolves `${env:...}` again. A secret is any value under a
-key `gymbox.config.is_secret_key` calls secret (`api_key`, `hf_token`, `policy_api_key`, ...).
+config had the key; the value lives only in the stack's mode-600 `.env`. Compose reads that file to fill
+in `${GYMBOX_SECRET_...}` references in the compose file, and each service's `environment` names only the
+secrets its own instance's fields refer to (`referenced`), so an agent or environment container never
+holds the policy model's key. In the container, `gymbox serve --name X` resolves X's `${env:...}` again
+and leaves other instances' unresolved. A secret is any value under a key `gymbox.config.is_secret_key`
+calls secret (`api_key`, `hf_token`, `policy_api_key`, ...).
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gymbox.config import ROLES, escape_interpolation, is_secret_key
+from gymbox.config import escape_interpolation, is_secret_key
 from gymbox.errors import ConfigError
+from gymbox.roles import Role
 
 PREFIX = "GYMBOX_SECRET_"
 # Characters both compose v1 (python-dotenv) and v2 (compose-go) read back unchanged, unquoted.
 _PLAIN = re.compile(r"^[A-Za-z0-9_\-.,:/+=@%^~!*?]*$")
+_REFERENCE = re.compile(r"^\$\{env:(" + PREFIX + r"[A-Z0-9_]+)\}$")
 
 
 def env_var_name(path: tuple[str, ...]) -> str:
@@ -26,7 +31,7 @@ def env_var_name(path: tuple[str, ...]) -> str:
 
     The role and implementation levels are dropped: an instance has exactly one of each.
     """
-    if len(path) >= 3 and path[1] in ROLES:
+    if len(path) >= 3 and path[1] in list(Role):
         path = (path[0], *path[3:])
     return PREFIX + re.sub(r"[^A-Z0-9]+", "_", "_".join(path).upper()).strip("_")
 
@@ -57,6 +62,21 @@ def _replace(value: Any, path: tuple[str, ...], found: dict[str, str], *, secret
     return f"${{env:{name}}}"
 
 
+def referenced(value: Any) -> list[str]:
+    """The .env names that `value`, a part of `extract_secrets`' output (one instance's), refers to."""
+    if isinstance(value, dict):
+        return sorted({name for item in value.values() for name in referenced(item)})
+    if isinstance(value, list):
+        return sorted({name for item in value for name in referenced(item)})
+    match = _REFERENCE.match(value) if isinstance(value, str) else None
+    return [match[1]] if match else []
+
+
+def service_environment(names: list[str]) -> dict[str, str]:
+    """A compose `environment` passing these .env values through, by reference (`${NAME}`)."""
+    return {name: "${" + name + "}" for name in names}
+
+
 def dotenv_line(name: str, value: str) -> str:
     """One `.env` line that compose v1 and v2 both read back as exactly `value`."""
     if "\n" in value or "\r" in value:
@@ -73,7 +93,7 @@ def dotenv_line(name: str, value: str) -> str:
 
 def write_dotenv(path: Path, secrets: dict[str, str], extra: dict[str, str] | None = None) -> None:
     """Write `.env` with mode 600 from the start (never briefly world-readable)."""
-    lines = ["# Secrets of this stack, read by compose (env_file). Mode 600; never commit it."]
+    lines = ["# Secrets of this stack; compose passes each service its own. Mode 600; never commit it."]
     lines += [dotenv_line(k, v) for k, v in sorted({**secrets, **(extra or {})}.items())]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT

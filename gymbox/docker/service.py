@@ -13,7 +13,6 @@ INSTANCE_LABEL = "gymbox.instance"
 ROLE_LABEL = "gymbox.role"
 CONFIG_LABEL = "gymbox.config"  # hash of the stack.yaml a container was started with
 CACHE_LABEL = "gymbox.cache"  # on volumes worth keeping across stacks (model weights)
-AGENT_ROLE = "responses_api_agents"
 
 # bash builtins only (/dev/tcp, read): no curl in the image, and no interpreter to start. The probe runs
 # every second in every container; measured on engine 20.10 it costs ~24 ms of CPU per container-second,
@@ -53,9 +52,10 @@ class Service:
     memory: str | None = None
     restart: str = "unless-stopped"
     user: str | None = USER
-    gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount (and .env, unless secrets=False)
+    gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount
     init: bool = True  # tini as PID 1 (gymbox services only)
-    secrets: bool = True  # gets .env: the sandbox does not, since the code it runs can read its environment
+    # Gets its own instance's secrets in `environment` (render); the sandbox none: the code it runs can read it.
+    secrets: bool = True
     environment: dict[str, str] = field(default_factory=dict)  # values may be compose ${VAR} references
     volumes: list[str] = field(default_factory=list)
     gpus: int | None = None

@@ -21,8 +21,9 @@ from pathlib import Path
 from gymbox.docker import client
 from gymbox.docker.records import Container, ListedObject, parse_inspect, parse_lines
 from gymbox.docker.render import COMPOSE_FILE, compose_root, project_name
-from gymbox.docker.service import AGENT_ROLE, CACHE_LABEL, CONTAINER_PORT, STACK_LABEL
+from gymbox.docker.service import CACHE_LABEL, CONTAINER_PORT, STACK_LABEL
 from gymbox.errors import StackError
+from gymbox.roles import Role
 
 STOP_TIMEOUT_S = 5
 
@@ -181,7 +182,7 @@ def agent_urls(containers: list[Container]) -> dict[str, list[str]]:
     """
     urls: dict[str, list[str]] = {}
     for c in containers:
-        if c.role == AGENT_ROLE and c.state.running:
+        if c.role == Role.RESPONSES_API_AGENTS and c.state.running:
             published = c.host_ports(CONTAINER_PORT)
             urls.setdefault(c.instance, []).extend(
                 f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}" for ip, port in published

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gymbox.docker.records import Container
-from gymbox.docker.service import AGENT_ROLE, CONTAINER_PORT
+from gymbox.docker.service import CONTAINER_PORT
+from gymbox.roles import Role
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 _ROLE_NAMES = {
-    "responses_api_agents": "agent",
-    "responses_api_models": "model",
-    "resources_servers": "resources",
-    "sandboxes": "sandbox",
+    Role.RESPONSES_API_AGENTS: "agent",
+    Role.RESPONSES_API_MODELS: "model",
+    Role.RESOURCES_SERVERS: "resources",
+    Role.SANDBOXES: "sandbox",
     "vllm": "vllm",
 }
 
@@ -31,7 +32,7 @@ def service_rows(containers: list[Container], *, verified: bool = False) -> list
     rows = []
     for service, members in services.items():
         urls = []
-        if members[0].role == AGENT_ROLE:
+        if members[0].role == Role.RESPONSES_API_AGENTS:
             for c in members:
                 urls += [f"http://127.0.0.1:{port}" for _ip, port in c.host_ports(CONTAINER_PORT)]
         rows.append(
