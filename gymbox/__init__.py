@@ -15,11 +15,15 @@ _EXPORTS = {
     "ConfigError": "gymbox.errors",
     "DataError": "gymbox.errors",
     "DockerError": "gymbox.errors",
+    "Execution": "gymbox.sandbox.protocol",
     "GymboxError": "gymbox.errors",
+    "PeerClient": "gymbox.http_client",
     "ResourcesServer": "gymbox.servers.resources",
     "ResourcesServerConfig": "gymbox.servers.resources",
     "RunRequest": "gymbox.protocol",
     "RunResponse": "gymbox.protocol",
+    "SandboxClient": "gymbox.sandbox.client",
+    "ServerRef": "gymbox.config",
     "Session": "gymbox.servers.sessions",
     "StackError": "gymbox.errors",
     "ToolError": "gymbox.servers.app",
@@ -32,11 +36,15 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DockerError",
+    "Execution",
     "GymboxError",
+    "PeerClient",
     "ResourcesServer",
     "ResourcesServerConfig",
     "RunRequest",
     "RunResponse",
+    "SandboxClient",
+    "ServerRef",
     "Session",
     "StackError",
     "ToolError",
@@ -47,8 +55,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from gymbox.config import ServerRef
     from gymbox.errors import ConfigError, DataError, DockerError, GymboxError, StackError, UpstreamError
+    from gymbox.http_client import PeerClient
     from gymbox.protocol import RunRequest, RunResponse, VerifyRequest, VerifyResponse
+    from gymbox.sandbox.client import SandboxClient
+    from gymbox.sandbox.protocol import Execution
     from gymbox.servers.app import ToolError
     from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig, tool
     from gymbox.servers.sessions import Session

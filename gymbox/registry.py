@@ -14,12 +14,36 @@ import os
 import sys
 import types
 from pathlib import Path
-from typing import Any
-
-from fastapi import FastAPI
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gymbox.config import ResolvedConfig, ServerInstance, validate_fields
 from gymbox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    from gymbox.servers.resources import ResourcesServer
+
+
+class Server(Protocol):
+    """A built server: what `gymbox serve` and the stack run."""
+
+    def build_app(self) -> FastAPI: ...
+
+
+class ServerImplementation(Protocol):
+    """What a server class (built in, or an environment's ResourcesServer subclass) must provide."""
+
+    @property
+    def Config(self) -> type[BaseModel]:
+        """The model that validates an instance's implementation fields."""
+        ...
+
+    def __call__(self, config: Any, /, *, name: str, stack: ResolvedConfig) -> Server:
+        """The constructor: `(validated config, *, name=<instance name>, stack=<the resolved config>)`."""
+        ...
+
 
 BUILTINS: dict[tuple[str, str], str] = {
     ("responses_api_models", "openai_model"): "gymbox.model_servers.openai_model:OpenAIModelServer",
@@ -34,11 +58,12 @@ def environments_dir() -> Path:
     return Path(os.environ.get("GYMBOX_ENVIRONMENTS_DIR", "environments")).resolve()
 
 
-def server_class(inst: ServerInstance, environments: Path | None = None) -> type[Any]:
+def server_class(inst: ServerInstance, environments: Path | None = None) -> ServerImplementation:
     target = BUILTINS.get((inst.role, inst.implementation))
     if target is not None:
         module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        builtin: ServerImplementation = getattr(importlib.import_module(module), attr)
+        return builtin
     if inst.role != "resources_servers":
         known = ", ".join(impl for role, impl in BUILTINS if role == inst.role)
         raise ConfigError(
@@ -49,7 +74,7 @@ def server_class(inst: ServerInstance, environments: Path | None = None) -> type
     return load_environment(inst.implementation, env_dir)
 
 
-def load_environment(name: str, env_dir: Path | None = None) -> type[Any]:
+def load_environment(name: str, env_dir: Path | None = None) -> type[ResourcesServer[Any, Any, Any]]:
     """Import `<env_dir>/app.py` and return its one ResourcesServer subclass."""
     from gymbox.servers.resources import ResourcesServer
 
@@ -85,7 +110,7 @@ def load_environment(name: str, env_dir: Path | None = None) -> type[Any]:
     return found[0]
 
 
-def build_server(stack: ResolvedConfig, name: str, environments: Path | None = None) -> Any:
+def build_server(stack: ResolvedConfig, name: str, environments: Path | None = None) -> Server:
     """The server object of instance `name`, its implementation's Config validated."""
     inst = stack.instance(name)
     cls = server_class(inst, environments)

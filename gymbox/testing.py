@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from gymbox.config import ResolvedConfig, load_config
 from gymbox.http_client import SERVER_KEEP_ALIVE_S
@@ -33,7 +34,7 @@ _NO_ENV_FILE = Path("/dev/null")  # tests must not pick up a developer's ./env.y
 class _ThreadServer:
     """One uvicorn server in a daemon thread, on a socket bound beforehand."""
 
-    def __init__(self, app: object, sock: socket.socket) -> None:
+    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
         self.sock = sock
         host, port = sock.getsockname()[:2]
         self.url = f"http://{host}:{port}"
@@ -41,7 +42,7 @@ class _ThreadServer:
             uvicorn.Config(
                 app,
                 log_level="warning",
-                lifespan="on",  # type: ignore[arg-type]
+                lifespan="on",
                 timeout_graceful_shutdown=1,
                 timeout_keep_alive=SERVER_KEEP_ALIVE_S,
             )
@@ -85,7 +86,7 @@ def _serving(servers: list[_ThreadServer]) -> Iterator[None]:
 
 
 @contextmanager
-def serve_app(app: object, sock: socket.socket | None = None) -> Iterator[str]:
+def serve_app(app: ASGIApp, sock: socket.socket | None = None) -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a thread; yield its base URL."""
     server = _ThreadServer(app, sock or bound_socket())
     with _serving([server]):
@@ -134,7 +135,7 @@ class EnvironmentStack:
         """One whole rollout through the agent's `POST /run`: its verify response (reward, response, ...)."""
         answer = self.client.post(f"{self.agent}/run", json=row)
         assert answer.status_code == 200, answer.text
-        result = answer.json()
+        result: dict[str, Any] = answer.json()
         assert status is None or result["status"] == status, result
         return result
 
@@ -161,7 +162,8 @@ def environment_fixtures(env_dir: Path) -> tuple[Any, Any, Any]:
 
     - `env` (module scope): the `EnvironmentStack` of the folder, served with the scripted model;
     - `rollout`: `env.run`, one row through the agent's `/run` (asserts HTTP 200 and status ok);
-    - `episode`: an httpx client of the resources server that keeps its session cookie, as the agent does.
+    - `episode`: an httpx client of the resources server that keeps its session cookie, as the agent does,
+      its episode seeded from the first row of `data/example.jsonl` (`/seed_session` again starts another).
     """
     import pytest  # only test code calls this
 
@@ -177,6 +179,9 @@ def environment_fixtures(env_dir: Path) -> tuple[Any, Any, Any]:
     @pytest.fixture(name="episode")
     def episode(env: EnvironmentStack) -> Iterator[httpx.Client]:
         with httpx.Client(base_url=env.resources, timeout=30) as client:
+            # Tools and verify need a live session (a call without one answers 409 session_lost).
+            seeded = client.post("/seed_session", json=read_rows(env_dir / "data" / "example.jsonl")[0])
+            assert seeded.status_code == 200, seeded.text
             yield client
 
     return env, rollout, episode

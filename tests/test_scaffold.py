@@ -172,6 +172,7 @@ async def test_the_app_serves_its_tools_and_verifies_by_exact_match(quiz: Scaffo
             ("ember", 0.0),
             ("", 0.0),
         ]:
+            assert (await client.post("/seed_session", json=row)).status_code == 200  # verify ends an episode
             verified = await client.post("/verify", json={**row, "response": {"output": [message(text)]}})
             assert verified.status_code == 200, verified.text
             assert verified.json()["reward"] == reward, text

@@ -19,10 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, model_validator
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.app import ToolError
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig, tool
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, ToolError, VerifyRequest, tool
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 EVENTS = "events"  # session state key: the calendar, a list of event dicts
@@ -303,10 +300,7 @@ def calendar(session: Session) -> list[Event]:
     return session.state.setdefault(EVENTS, [])
 
 
-class CalendarMultiTurnServer(ResourcesServer):
-    Config = CalendarConfig
-    config: CalendarConfig
-
+class CalendarMultiTurnServer(ResourcesServer[CalendarConfig, CalendarTask, CalendarVerifyRequest]):
     async def seed_session(self, body: CalendarTask, session: Session) -> None:
         session.state[EVENTS] = [event.model_copy() for event in body.initial_events]
 

@@ -23,12 +23,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from gymbox.config import ServerRef
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.sandbox.client import SandboxClient
-from gymbox.sandbox.protocol import Execution
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig, tool
-from gymbox.servers.sessions import Session
+from gymbox import (
+    Execution,
+    ResourcesServer,
+    ResourcesServerConfig,
+    RunRequest,
+    SandboxClient,
+    ServerRef,
+    Session,
+    VerifyRequest,
+    tool,
+)
 
 HARNESS = (Path(__file__).resolve().parent / "harness.py").read_text()
 CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
@@ -120,10 +125,7 @@ def clip(text: str, limit: int = TOOL_OUTPUT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
 
 
-class CodeExecServer(ResourcesServer):
-    Config = CodeExecConfig
-    config: CodeExecConfig
-
+class CodeExecServer(ResourcesServer[CodeExecConfig, Task, TaskVerifyRequest]):
     async def startup(self) -> None:
         if self.stack is None:
             raise RuntimeError(f"{self.name} needs the stack config to find its sandbox")

@@ -15,9 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.resources import ResourcesServer, tool
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest, tool
 
 SUBMITTED = "synonym_values"  # session state key: the last list given to extract_synonym_values
 
@@ -55,7 +53,7 @@ class SynonymVerifyRequest(SynonymTask, VerifyRequest):
     pass
 
 
-class MultiStepServer(ResourcesServer):
+class MultiStepServer(ResourcesServer[ResourcesServerConfig, SynonymTask, SynonymVerifyRequest]):
     async def seed_session(self, body: SynonymTask, session: Session) -> None:
         # Validating the row here makes a malformed task fail at the start of the episode, not at verify.
         return None

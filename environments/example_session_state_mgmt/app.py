@@ -11,11 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.resources import ResourcesServer, tool
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest, tool
 
-COUNT = "count"  # session state key; absent until the episode is seeded or first incremented
+COUNT = "count"  # session state key, set by seed_session (a tool or verify without a session answers 409)
 
 
 class IncrementCounterArgs(BaseModel):
@@ -38,23 +36,21 @@ class CounterVerifyRequest(VerifyRequest):
     expected_count: int
 
 
-class SessionStateServer(ResourcesServer):
+class SessionStateServer(ResourcesServer[ResourcesServerConfig, CounterTask, CounterVerifyRequest]):
     async def seed_session(self, body: CounterTask, session: Session) -> None:
         session.state[COUNT] = body.initial_count
 
     @tool
     async def increment_counter(self, args: IncrementCounterArgs, session: Session) -> CounterResult:
         """Add `count` (default 1) to the counter and return its new value."""
-        session.state[COUNT] = session.state.get(COUNT, 0) + args.count
+        session.state[COUNT] += args.count
         return CounterResult(count=session.state[COUNT])
 
     @tool
     async def get_counter_value(self, args: GetCounterValueArgs, session: Session) -> CounterResult:
         """Get the counter's current value."""
-        return CounterResult(count=session.state.get(COUNT, 0))
+        return CounterResult(count=session.state[COUNT])
 
     async def verify(self, body: CounterVerifyRequest, session: Session) -> dict[str, Any]:
-        if COUNT not in session.state:  # never seeded: no episode to score
-            return {"reward": 0.0}
         final = session.state[COUNT]
         return {"reward": float(final == body.expected_count), "final_count": final}

@@ -14,9 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from gymbox.protocol import VerifyRequest
-from gymbox.servers.resources import ResourcesServer, tool
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest, tool
 
 WEATHER_KINDS = ("sunny", "cloudy", "rainy", "windy", "snowy", "foggy", "cold", "hot")
 REPORTED = "reported"  # session state key: the weather kinds get_weather returned in this episode
@@ -39,7 +37,7 @@ class GetWeatherResult(BaseModel):
     weather: str
 
 
-class SingleToolCallServer(ResourcesServer):
+class SingleToolCallServer(ResourcesServer[ResourcesServerConfig, RunRequest, VerifyRequest]):
     @tool
     async def get_weather(self, args: GetWeatherArgs, session: Session) -> GetWeatherResult:
         """Get the current weather in a city."""

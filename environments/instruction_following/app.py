@@ -18,9 +18,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.resources import ResourcesServer
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest
 
 
 def _sibling(name: str) -> ModuleType:
@@ -81,7 +79,7 @@ def score(text: str, instructions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-class InstructionFollowingServer(ResourcesServer):
+class InstructionFollowingServer(ResourcesServer[ResourcesServerConfig, InstructionTask, InstructionVerifyRequest]):
     async def seed_session(self, body: InstructionTask, session: Session) -> None:
         # Validating the row here refuses unknown or malformed instructions before the episode starts.
         return None

@@ -24,9 +24,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import Field
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest
 
 GRADER = Path(__file__).resolve().with_name("grader.py")
 PIPE_LIMIT = 1 << 20  # bytes of one line from a worker (its answers are small; the default is 64 KiB)
@@ -195,10 +193,7 @@ def major_minor(release: str | None) -> float:
     return float(f"{major}.{rest.partition('.')[0] or 0}")
 
 
-class MathServer(ResourcesServer):
-    Config = MathConfig
-    config: MathConfig
-
+class MathServer(ResourcesServer[MathConfig, MathTask, MathVerifyRequest]):
     def __init__(self, config: MathConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.grader = GraderPool(

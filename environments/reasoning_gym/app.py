@@ -27,10 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.app import ToolError
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, ToolError, VerifyRequest
 
 # The families data/generate.py draws from: each generates and scores offline with reasoning-gym==0.1.25.
 FAMILIES = ("basic_arithmetic", "chain_sum", "leg_counting", "letter_counting", "spell_backward", "word_sorting")
@@ -110,10 +107,7 @@ class ReasoningGymConfig(ResourcesServerConfig):
     )
 
 
-class ReasoningGymServer(ResourcesServer):
-    Config = ReasoningGymConfig
-    config: ReasoningGymConfig
-
+class ReasoningGymServer(ResourcesServer[ReasoningGymConfig, ReasoningGymTask, ReasoningGymVerifyRequest]):
     def __init__(self, config: ReasoningGymConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         # Import reasoning-gym and build the scorers while the server starts, so the first episodes do not

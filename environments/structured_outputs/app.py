@@ -19,9 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from pydantic import Field, model_validator
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, VerifyRequest
 
 # A reasoning model served without a reasoning parser leaves its <think> block in the message: not the answer.
 THINK_BLOCK = re.compile(r"\A\s*<think>.*?</think>", re.S)
@@ -151,10 +149,7 @@ def score(text: str, schema: dict[str, Any], check_formats: bool = True) -> dict
     }
 
 
-class StructuredOutputsServer(ResourcesServer):
-    Config = StructuredOutputsConfig
-    config: StructuredOutputsConfig
-
+class StructuredOutputsServer(ResourcesServer[StructuredOutputsConfig, SchemaTask, SchemaVerifyRequest]):
     async def seed_session(self, body: SchemaTask, session: Session) -> None:
         # Validating the row here refuses a task without a usable schema before the episode starts.
         return None

@@ -33,10 +33,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from gymbox.protocol import RunRequest, VerifyRequest
-from gymbox.servers.app import ToolError
-from gymbox.servers.resources import ResourcesServer, ResourcesServerConfig, tool
-from gymbox.servers.sessions import Session
+from gymbox import ResourcesServer, ResourcesServerConfig, RunRequest, Session, ToolError, VerifyRequest, tool
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DATABASES = {"main": DATA_DIR / "shop.sql", "holdout": DATA_DIR / "shop_holdout.sql"}
@@ -264,10 +261,7 @@ class SqlVerifyRequest(SqlTask, VerifyRequest):
     pass
 
 
-class TextToSqlServer(ResourcesServer):
-    Config = TextToSqlConfig
-    config: TextToSqlConfig
-
+class TextToSqlServer(ResourcesServer[TextToSqlConfig, SqlTask, SqlVerifyRequest]):
     def __init__(self, config: TextToSqlConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self._tmp = tempfile.TemporaryDirectory(prefix="text_to_sql-")

@@ -1,13 +1,14 @@
 """The resources server base class: an environment's tools, per-episode state and verifier.
 
-An environment subclasses `ResourcesServer`, marks tool methods with `@tool`, and implements `verify`:
+An environment subclasses `ResourcesServer[Config, Row, VerifyBody]` (its config, task-row and verify-request
+models, declared once), marks tool methods with `@tool`, and implements `verify`:
 
     class GetWeatherArgs(BaseModel):
         city: str
 
-    class WeatherServer(ResourcesServer):
+    class WeatherServer(ResourcesServer[ResourcesServerConfig, RunRequest, VerifyRequest]):
         @tool
-        async def get_weather(self, args: GetWeatherArgs, session: Session) -> dict:
+        async def get_weather(self, args: GetWeatherArgs, session: Session) -> dict[str, str]:
             "Current weather for a city."
             return {"city": args.city, "weather": "cold"}
 
@@ -15,7 +16,10 @@ An environment subclasses `ResourcesServer`, marks tool methods with `@tool`, an
             return 1.0
 
 Routes: `POST /seed_session`, `POST /<tool>` per tool, `POST /verify`, `POST /aggregate_metrics`,
-`GET /health`. The episode travels in the `gymbox_session` cookie.
+`GET /health`. The episode travels in the `gymbox_session` cookie, which every answer to a seed, tool or
+verify call sets (errors included). A tool call or verify whose session is missing, unknown or expired
+answers 409 `{"error": ..., "kind": "session_lost"}` instead of starting an empty episode, and `/verify`
+ends the episode's session.
 """
 
 from __future__ import annotations
@@ -26,20 +30,25 @@ import math
 import statistics
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, get_type_hints
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing_extensions import TypeVar as DefaultTypeVar
 
 from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
 from gymbox.servers.app import ToolError, create_app, describe_validation_errors
 from gymbox.servers.metrics import track_resources
-from gymbox.servers.sessions import Session, SessionStore
+from gymbox.servers.sessions import Session, SessionLost, SessionStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 RESERVED_ROUTES = frozenset({"seed_session", "verify", "aggregate_metrics", "health", "docs", "openapi.json"})
+SESSION_LOST = "session_lost"  # the `kind` of a 409: the episode's state is gone, an infrastructure failure
+_COOKIE_SLOT = "gymbox.session_cookie"  # scope key: the session id the answer must set as its cookie
 
 
 def tool(func: F) -> F:
@@ -49,24 +58,46 @@ def tool(func: F) -> F:
 
 
 class ResourcesServerConfig(BaseModel):
-    """Fields every resources server accepts; an environment extends this with its own `Config`."""
+    """Fields every resources server accepts; an environment extends this with its own config model."""
 
     model_config = ConfigDict(extra="allow")
 
     session_ttl_s: float = Field(default=3600.0, gt=0, description="idle episodes are forgotten after this")
     max_sessions: int = Field(default=100_000, ge=1)
+    build_args: dict[str, str] = Field(
+        default_factory=dict,
+        description="Docker build args of the environment's image (ARGs its Dockerfile declares); "
+        "part of the image's tag, so two instances of one environment can run two builds",
+    )
 
 
-class ResourcesServer:
-    Config: type[ResourcesServerConfig] = ResourcesServerConfig
+ConfigT = DefaultTypeVar("ConfigT", bound=ResourcesServerConfig, default=ResourcesServerConfig)
+RowT = DefaultTypeVar("RowT", bound=RunRequest, default=RunRequest)
+VerifyT = DefaultTypeVar("VerifyT", bound=VerifyRequest, default=VerifyRequest)
+_TYPE_PARAMETERS = (("Config", ResourcesServerConfig), ("Row", RunRequest), ("VerifyBody", VerifyRequest))
 
-    def __init__(
-        self, config: ResourcesServerConfig | None = None, *, name: str = "", stack: ResolvedConfig | None = None
-    ) -> None:
-        self.config = config if config is not None else self.Config()
+
+class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
+    """Subclass as `ResourcesServer[XConfig, XRow, XVerifyRequest]`; each defaults to gymbox's base model.
+
+    The type arguments are read when the subclass is defined, into `Config`, `Row` and `VerifyBody`: the
+    models that validate the instance's config fields, the `/seed_session` body and the `/verify` body.
+    """
+
+    Config: ClassVar[type[ResourcesServerConfig]] = ResourcesServerConfig
+    Row: ClassVar[type[RunRequest]] = RunRequest
+    VerifyBody: ClassVar[type[VerifyRequest]] = VerifyRequest
+
+    def __init__(self, config: ConfigT | None = None, *, name: str = "", stack: ResolvedConfig | None = None) -> None:
+        self.config: ConfigT = config if config is not None else cast(ConfigT, type(self).Config())
         self.name = name or type(self).__name__
         self.stack = stack  # the whole resolved config, for environments that call peers (a judge model)
         self.sessions = SessionStore(ttl_s=self.config.session_ttl_s, max_sessions=self.config.max_sessions)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _read_type_arguments(cls)
+        _check_body_annotations(cls)
 
     # ------------------------------------------------------------------ hooks an environment overrides
 
@@ -76,11 +107,11 @@ class ResourcesServer:
     async def shutdown(self) -> None:
         """Runs once when the server stops: release what `startup` acquired."""
 
-    async def seed_session(self, body: RunRequest, session: Session) -> Mapping[str, Any] | None:
+    async def seed_session(self, body: RowT, session: Session) -> Mapping[str, Any] | None:
         """Start an episode's state from the task row. Default: nothing to seed."""
         return None
 
-    async def verify(self, body: VerifyRequest, session: Session) -> float | Mapping[str, Any]:
+    async def verify(self, body: VerifyT, session: Session) -> float | Mapping[str, Any]:
         """Score the rollout: a reward, or a mapping with `reward` plus extra numeric metrics."""
         raise NotImplementedError(f"{type(self).__name__} must implement verify()")
 
@@ -123,36 +154,34 @@ class ResourcesServer:
 
         app = create_app(self.name, lifespan=lifespan)
         track_resources(app, set(self.tools()), self.sessions.__len__)
-        seed_model = _body_model(type(self).seed_session, RunRequest)
-        verify_model = _body_model(type(self).verify, VerifyRequest)
+        app.add_middleware(SessionCookie)
+        app.add_exception_handler(SessionLost, _session_lost)  # type: ignore[arg-type]
+        row_model, verify_model = type(self).Row, type(self).VerifyBody
 
         async def seed_session(request: Request) -> JSONResponse:
-            body = seed_model.model_validate(await read_json(request))
-            session = self.sessions.new()
-            result = await self.seed_session(body, session)
-            return self._answer(dict(result or {}), session)
+            body = cast(RowT, row_model.model_validate(await read_json(request)))
+            session = self.sessions.new()  # always a new episode, whatever cookie came along
+            try:
+                result = await self.seed_session(body, session)
+            except BaseException:
+                self.sessions.close(session.id, "its /seed_session failed")
+                raise
+            _set_cookie(request, session.id)
+            return JSONResponse(dict(result or {}))
 
         async def verify(request: Request) -> JSONResponse:
-            body = verify_model.model_validate(await read_json(request))
-            session = self._session(request)
-            result = await self.verify(body, session)
-            extras = dict(result) if isinstance(result, Mapping) else {"reward": result}
-            if "reward" not in extras:
-                raise TypeError(f"{type(self).__name__}.verify returned a mapping without 'reward'")
-            extras["reward"] = float(extras["reward"])
-            row = body.model_dump(mode="json")
-            clashes = sorted(key for key in extras if key in row and key != "reward")
-            if clashes:  # a metric must not silently replace the task row's own field
-                raise TypeError(
-                    f"{type(self).__name__}.verify returned {', '.join(clashes)}, already fields of "
-                    "the verify request; give these metrics other names"
-                )
-            return self._answer({**row, **extras}, session)
+            session = self._session(request, "verify")
+            try:
+                body = cast(VerifyT, verify_model.model_validate(await read_json(request)))
+                result = await self.verify(body, session)
+            finally:  # a verify answer, whatever it is, ends the episode: its state is not needed again
+                self.sessions.close(session.id, "closed by /verify, which ends the episode")
+            return JSONResponse(self._verify_response(body, result))
 
         async def aggregate_metrics(body: AggregateMetricsRequest) -> dict[str, Any]:
             return await self.aggregate_metrics(body.verify_responses)
 
-        _add_body_route(app, "/seed_session", seed_session, seed_model)
+        _add_body_route(app, "/seed_session", seed_session, row_model)
         _add_body_route(app, "/verify", verify, verify_model)
         app.post("/aggregate_metrics")(aggregate_metrics)
         for name, func in self.tools().items():
@@ -163,21 +192,37 @@ class ResourcesServer:
             )
         return app
 
-    def _session(self, request: Request) -> Session:
-        # A call with no (or an expired) session gets a fresh episode rather than an error.
-        return self.sessions.get(request.cookies.get(SESSION_COOKIE)) or self.sessions.new()
+    def _verify_response(self, body: VerifyRequest, result: float | Mapping[str, Any]) -> dict[str, Any]:
+        extras = dict(result) if isinstance(result, Mapping) else {"reward": result}
+        if "reward" not in extras:
+            raise TypeError(f"{type(self).__name__}.verify returned a mapping without 'reward'")
+        extras["reward"] = float(extras["reward"])
+        row = body.model_dump(mode="json")
+        clashes = sorted(key for key in extras if key in row and key != "reward")
+        if clashes:  # a metric must not silently replace the task row's own field
+            raise TypeError(
+                f"{type(self).__name__}.verify returned {', '.join(clashes)}, already fields of "
+                "the verify request; give these metrics other names"
+            )
+        return {**row, **extras}
 
-    @staticmethod
-    def _answer(payload: Any, session: Session) -> JSONResponse:
-        response = JSONResponse(payload)
-        response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="lax")
-        return response
+    def _session(self, request: Request, what: str) -> Session:
+        """The request's live session; SessionLost (409) when it has none, never a fresh empty episode."""
+        try:
+            session = self.sessions.require(request.cookies.get(SESSION_COOKIE), f"/{what}")
+        except SessionLost as exc:
+            if exc.session_id:  # keep naming the lost episode: later calls say the same
+                _set_cookie(request, exc.session_id)
+            raise
+        _set_cookie(request, session.id)
+        return session
 
     def _tool_endpoint(self, func: Callable[..., Any]) -> Callable[[Request], Awaitable[JSONResponse]]:
         model = args_model(func)
         bound = getattr(self, func.__name__)
 
         async def endpoint(request: Request) -> JSONResponse:
+            session = self._session(request, func.__name__)
             try:
                 args = model.model_validate(await read_json(request))
             except ValidationError as exc:
@@ -185,15 +230,98 @@ class ResourcesServer:
                     f"invalid arguments for {func.__name__}: {describe_validation_errors(list(exc.errors()))}",
                     status_code=422,
                 ) from None
-            session = self._session(request)
             result = bound(args, session)
             if inspect.isawaitable(result):
                 result = await result
             if isinstance(result, BaseModel):
                 result = result.model_dump(mode="json")
-            return self._answer(result, session)
+            return JSONResponse(result)
 
         return endpoint
+
+
+def _read_type_arguments(cls: type[ResourcesServer[Any, Any, Any]]) -> None:
+    """Set `Config`, `Row` and `VerifyBody` from the class's `ResourcesServer[...]` base, if it names one."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        origin = get_origin(base)
+        if not (isinstance(origin, type) and issubclass(origin, ResourcesServer)):
+            continue
+        for (attr, bound), arg in zip(_TYPE_PARAMETERS, get_args(base), strict=False):
+            if isinstance(arg, TypeVar | DefaultTypeVar):
+                continue  # a generic subclass: its own subclasses fill this in
+            if not (isinstance(arg, type) and issubclass(arg, bound)):
+                raise TypeError(
+                    f"{cls.__qualname__}: {base} names {arg!r} as its {attr} type; it must be "
+                    f"{bound.__name__} or a subclass of it"
+                )
+            declared = cls.__dict__.get(attr)
+            if declared is not None and declared is not arg:
+                raise TypeError(
+                    f"{cls.__qualname__}: {attr} = {declared.__name__} differs from the type argument "
+                    f"{arg.__name__}; declare it once, in ResourcesServer[...]"
+                )
+            setattr(cls, attr, arg)
+
+
+def _check_body_annotations(cls: type[ResourcesServer[Any, Any, Any]]) -> None:
+    # The bodies are validated with the type arguments, not the methods' annotations: refuse a method
+    # that expects more than its class declares, instead of failing on a missing field mid-episode.
+    for method, attr in (("seed_session", "Row"), ("verify", "VerifyBody")):
+        func = cls.__dict__.get(method)
+        if func is None:
+            continue
+        try:
+            wanted = get_type_hints(func).get("body")
+        except NameError:  # an annotation this module cannot resolve yet: nothing to compare
+            continue
+        declared = getattr(cls, attr)
+        if isinstance(wanted, type) and issubclass(wanted, BaseModel) and not issubclass(declared, wanted):
+            raise TypeError(
+                f"{cls.__qualname__}.{method} takes body: {wanted.__name__}, but the class validates that "
+                f"body as {declared.__name__}; name {wanted.__name__} in its base, e.g. "
+                f"class {cls.__name__}(ResourcesServer[XConfig, XRow, XVerifyRequest])"
+            )
+
+
+@dataclass
+class _CookieSlot:
+    session_id: str | None = None
+
+
+def _set_cookie(request: Request, session_id: str) -> None:
+    slot = request.scope.get(_COOKIE_SLOT)
+    if isinstance(slot, _CookieSlot):
+        slot.session_id = session_id
+
+
+class SessionCookie:
+    """ASGI middleware: every answer to a request with a session sets that session's cookie, errors included.
+
+    NeMo Gym's simple_agent replaces its cookie jar with each tool response's cookies, so an answer
+    without the cookie (a 400 or 422 a model caused, say) would lose the episode for the next call.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        slot = _CookieSlot()
+        scope[_COOKIE_SLOT] = slot
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and slot.session_id:
+                cookie = f"{SESSION_COOKIE}={slot.session_id}; HttpOnly; Path=/; SameSite=lax"
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _session_lost(request: Request, exc: SessionLost) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "kind": SESSION_LOST}, status_code=409)
 
 
 async def read_json(request: Request) -> Any:
@@ -215,12 +343,6 @@ def args_model(func: Callable[..., Any]) -> type[BaseModel]:
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         raise TypeError(f"tool {func.__qualname__}: its first argument must be annotated with a pydantic model")
     return model
-
-
-def _body_model(func: Callable[..., Any], default: type[BaseModel]) -> type[BaseModel]:
-    hints = get_type_hints(func)
-    model = hints.get("body", default)
-    return model if isinstance(model, type) and issubclass(model, default) else default
 
 
 def _add_body_route(

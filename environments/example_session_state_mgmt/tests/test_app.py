@@ -19,7 +19,7 @@ import pytest
 
 from gymbox.protocol import RunRequest
 from gymbox.registry import load_environment
-from gymbox.testing import environment_fixtures, final_answer, read_rows, tool_calls, with_script
+from gymbox.testing import EnvironmentStack, environment_fixtures, final_answer, read_rows, tool_calls, with_script
 
 ENV_DIR = Path(__file__).resolve().parents[1]
 SERVER = load_environment("example_session_state_mgmt", ENV_DIR)
@@ -101,10 +101,12 @@ def test_reseeding_starts_a_fresh_episode(episode: httpx.Client) -> None:
     assert episode.post("/get_counter_value", json={}).json() == {"count": 0}
 
 
-def test_an_episode_that_was_never_seeded_earns_0(episode: httpx.Client) -> None:
-    answer = episode.post("/verify", json={**task(0, 0), "response": {}})
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["reward"] == 0.0
+def test_an_episode_that_was_never_seeded_is_lost_not_0(env: EnvironmentStack) -> None:
+    with httpx.Client(base_url=env.resources, timeout=30) as unseeded:
+        for path, body in (("/increment_counter", {}), ("/verify", {**task(0, 0), "response": {}})):
+            answer = unseeded.post(path, json=body)
+            assert answer.status_code == 409, answer.text
+            assert answer.json()["kind"] == "session_lost"
 
 
 def test_50_concurrent_rollouts_each_see_only_their_own_counter(rollout: Rollout) -> None:
