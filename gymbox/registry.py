@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gymbox.config import ResolvedConfig, ServerInstance, validate_fields
 from gymbox.errors import ConfigError
+from gymbox.roles import Role
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -46,11 +47,11 @@ class ServerImplementation(Protocol):
 
 
 BUILTINS: dict[tuple[str, str], str] = {
-    ("responses_api_models", "openai_model"): "gymbox.model_servers.openai_model:OpenAIModelServer",
-    ("responses_api_models", "vllm_model"): "gymbox.model_servers.openai_model:VLLMModelServer",
-    ("responses_api_models", "scripted_model"): "gymbox.model_servers.scripted_model:ScriptedModelServer",
-    ("responses_api_agents", "simple_agent"): "gymbox.agents.simple_agent:SimpleAgentServer",
-    ("sandboxes", "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
+    (Role.RESPONSES_API_MODELS, "openai_model"): "gymbox.model_servers.openai_model:OpenAIModelServer",
+    (Role.RESPONSES_API_MODELS, "vllm_model"): "gymbox.model_servers.openai_model:VLLMModelServer",
+    (Role.RESPONSES_API_MODELS, "scripted_model"): "gymbox.model_servers.scripted_model:ScriptedModelServer",
+    (Role.RESPONSES_API_AGENTS, "simple_agent"): "gymbox.agents.simple_agent:SimpleAgentServer",
+    (Role.SANDBOXES, "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
 }
 
 
@@ -64,7 +65,7 @@ def server_class(inst: ServerInstance, environments: Path | None = None) -> Serv
         module, attr = target.split(":")
         builtin: ServerImplementation = getattr(importlib.import_module(module), attr)
         return builtin
-    if inst.role != "resources_servers":
+    if inst.role != Role.RESOURCES_SERVERS:
         known = ", ".join(impl for role, impl in BUILTINS if role == inst.role)
         raise ConfigError(
             f"{inst.source}: {inst.name}: unknown {inst.role} implementation "
@@ -108,6 +109,33 @@ def load_environment(name: str, env_dir: Path | None = None) -> type[ResourcesSe
             f"{len(found)}: {', '.join(c.__name__ for c in found) or 'none'}"
         )
     return found[0]
+
+
+def check_fields(
+    stack: ResolvedConfig, environments: Path | None = None, *, missing_environments_ok: bool = False
+) -> None:
+    """Validate every instance's implementation fields now, naming the user's file:line, so a typo fails
+    `gymbox config` and `render` rather than a container.
+
+    An environment whose app.py imports a package this venv lacks is left to its container, which checks
+    it the same way at start. `missing_environments_ok`: skip environments whose folder is not here (at
+    render time the images were already built from them).
+    """
+    for inst in stack.instances.values():
+        fields = inst.config.extra_fields()
+        if inst.role == Role.RESOURCES_SERVERS and ("entrypoint" in fields or "nemo_gym" in fields):
+            continue  # a NeMo Gym server (gymbox.nemo): NeMo validates its own fields
+        if (
+            missing_environments_ok
+            and (inst.role, inst.implementation) not in BUILTINS
+            and not ((environments or environments_dir()) / inst.implementation / "app.py").is_file()
+        ):
+            continue
+        try:
+            cls = server_class(inst, environments)
+        except ImportError:
+            continue
+        validate_fields(inst, cls.Config, stack.where)
 
 
 def build_server(stack: ResolvedConfig, name: str, environments: Path | None = None) -> Server:
