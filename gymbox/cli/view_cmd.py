@@ -43,6 +43,7 @@ def view(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # connections made before uvicorn starts wait in the backlog, not refused
     typer.echo(f"gymbox view: http://127.0.0.1:{sock.getsockname()[1]}/  (Ctrl-C stops)", err=True)
     server = uvicorn.Server(uvicorn.Config(create_viewer_app(runs), log_level="warning", access_log=False))
     server.run(sockets=[sock])
