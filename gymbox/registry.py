@@ -50,6 +50,7 @@ BUILTINS: dict[tuple[str, str], str] = {
     (Role.RESPONSES_API_MODELS, "openai_model"): "gymbox.model_servers.openai_model:OpenAIModelServer",
     (Role.RESPONSES_API_MODELS, "vllm_model"): "gymbox.model_servers.openai_model:VLLMModelServer",
     (Role.RESPONSES_API_MODELS, "scripted_model"): "gymbox.model_servers.scripted_model:ScriptedModelServer",
+    (Role.RESPONSES_API_MODELS, "replay_model"): "gymbox.model_servers.replay_model:ReplayModelServer",
     (Role.RESPONSES_API_AGENTS, "simple_agent"): "gymbox.agents.simple_agent:SimpleAgentServer",
     (Role.SANDBOXES, "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
 }

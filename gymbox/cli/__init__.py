@@ -21,6 +21,7 @@ from gymbox.cli import (
     profile_cmd,
     ps_cmd,
     render_cmd,
+    reverify_cmd,
     rollout_cmd,
     serve_cmd,
     test_env_cmd,
@@ -59,6 +60,7 @@ app.command("config")(config_cmd.config)
 app.command("serve")(serve_cmd.serve)
 app.command("rollout")(rollout_cmd.rollout)
 app.command("metrics")(metrics_cmd.metrics)
+app.command("reverify")(reverify_cmd.reverify)
 app.command("profile")(profile_cmd.profile)
 app.command("view")(view_cmd.view)
 app.add_typer(data_cmd.app, name="data")

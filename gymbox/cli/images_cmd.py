@@ -13,20 +13,24 @@ app = typer.Typer(help="Base images: bootstrap the offline root image, list gymb
 
 @app.command("bootstrap")
 def bootstrap(
-    tag: Annotated[str, typer.Option(help="Tag of the root image.")] = "gymbox/root:bookworm",
+    suite: Annotated[
+        str, typer.Option(help="Debian release: bookworm (Python 3.11) or trixie (Python 3.13, for NeMo Gym servers).")
+    ] = "bookworm",
+    tag: Annotated[str | None, typer.Option(help="Tag of the root image [default: gymbox/root:SUITE].")] = None,
     mirror: Annotated[
         str | None,
-        typer.Option(help="Debian mirror [default: the first bookworm source in this host's apt configuration]."),
+        typer.Option(help="Debian mirror [default: the first Debian source in this host's apt configuration]."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Make it again even if it exists.")] = False,
 ) -> None:
-    """Make a Debian bookworm root image with debootstrap + docker import (no registry needed; root only).
+    """Make a Debian root image with debootstrap + docker import (no registry needed; root only).
 
-    Then `gymbox build` uses it as the runtime's BASE when python:3.12-slim is not here.
+    `gymbox build` uses gymbox/root:bookworm as the runtime's BASE when python:3.12-slim is not here;
+    NeMo Gym server images use gymbox/root:trixie when python:3.13-slim is not here.
     """
     from gymbox.docker.bootstrap import bootstrap_root_image
 
-    bootstrap_root_image(tag=tag, mirror=mirror, force=force, log=lambda msg: typer.echo(msg, err=True))
+    bootstrap_root_image(tag=tag, suite=suite, mirror=mirror, force=force, log=lambda msg: typer.echo(msg, err=True))
 
 
 @app.command("prune")

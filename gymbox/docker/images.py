@@ -2,6 +2,7 @@
 
     gymbox/runtime:<hash12>      base_images/runtime/Dockerfile + pyproject.toml + gymbox/   (agents, models)
     gymbox/env-<name>:<hash12>   environments/<name>/ FROM the runtime image                (resources servers)
+    gymbox/nemo-<name>:<hash12>  a NeMo Gym server FROM the shared NeMo Gym layer           (gymbox.nemo.images)
 
 A tag is the hash of exactly what `docker build` receives (files, build args, target), so an image whose
 tag exists is up to date and is never rebuilt. The runtime's tag is a build arg of every environment
@@ -16,12 +17,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gymbox.config import ResolvedConfig
 from gymbox.docker import client
 from gymbox.docker.context import BuildContext
 from gymbox.errors import ConfigError, DockerError
 from gymbox.roles import Role
+
+if TYPE_CHECKING:
+    from gymbox.nemo.servers import NemoServer
 
 DEFAULT_BASE = "python:3.12-slim"
 ROOT_IMAGE = "gymbox/root:bookworm"  # what `gymbox images bootstrap` makes
@@ -61,6 +66,7 @@ class ImageSpec:
 class BuildOptions:
     base: str | None = None  # BASE of the runtime image; None: pick (see resolve_base)
     ca_bundle: Path | None = None
+    nemo_base: str | None = None  # BASE of the NeMo Gym layer; None: see gymbox.nemo.images.resolve_base
     no_cache: bool = False
     quiet: bool = True  # capture build output (shown on failure) instead of streaming it
     log: Callable[[str], None] = lambda _msg: None
@@ -101,6 +107,11 @@ def resolve_ca_bundle(option: str | None, stack: ResolvedConfig | None = None) -
     return path
 
 
+def root_image(suite: str) -> str:
+    """The tag `gymbox images bootstrap --suite SUITE` makes."""
+    return f"gymbox/root:{suite}"
+
+
 def image_exists(ref: str) -> bool:
     return client.docker("image", "inspect", "--format", "{{.Id}}", ref, check=False).returncode == 0
 
@@ -139,11 +150,12 @@ def runtime_spec(options: BuildOptions) -> ImageSpec:
     ctx.add_file(root / "pyproject.toml", "pyproject.toml")
     ctx.add_bytes("README.md", _README_STUB)
     ctx.add_tree(root / "gymbox", "gymbox")
-    _add_ca(ctx, options.ca_bundle)
+    add_ca(ctx, options.ca_bundle)
     return ImageSpec(RUNTIME_REPO, ctx, {"BASE": base}, tag_inputs={"base_id": base_image_id(base)})
 
 
-def _add_ca(ctx: BuildContext, bundle: Path | None) -> None:
+def add_ca(ctx: BuildContext, bundle: Path | None) -> None:
+    """`ca/` in the context, holding the extra CA bundle if any (untagged: see BuildContext)."""
     ctx.ensure_dir("ca")
     if bundle is not None:
         ctx.add_bytes("ca/extra.crt", bundle.read_bytes(), tagged=False)
@@ -178,7 +190,9 @@ def test_spec(name: str, runtime_tag: str) -> ImageSpec:
 def environments_of(stack: ResolvedConfig) -> list[str]:
     """The environment folders whose images a stack runs: its resources servers' implementations, and
     the environments its sandboxes borrow an image from (`environment:`)."""
-    names = {inst.implementation for inst in stack.by_role(Role.RESOURCES_SERVERS)}
+    from gymbox.nemo.servers import is_nemo_server
+
+    names = {inst.implementation for inst in stack.by_role(Role.RESOURCES_SERVERS) if not is_nemo_server(inst)}
     names |= {
         str(env) for inst in stack.by_role(Role.SANDBOXES) if (env := inst.config.extra_fields().get("environment"))
     }
@@ -240,6 +254,7 @@ def build(spec: ImageSpec, options: BuildOptions) -> str:
 class StackImages:
     runtime: str
     environments: dict[str, str]  # environment name -> tag
+    nemo: dict[str, str] = field(default_factory=dict)  # NeMo Gym server instance name -> tag
 
 
 def build_images(options: BuildOptions, envs: Iterable[str] = ()) -> StackImages:
@@ -256,13 +271,39 @@ def build_images(options: BuildOptions, envs: Iterable[str] = ()) -> StackImages
 
 def build_stack_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """Every image `stack` runs."""
-    return build_images(options, environments_of(stack))
+    images = build_images(options, environments_of(stack))
+    servers = nemo_servers_of(stack)
+    if servers:
+        from gymbox.nemo.images import build_servers
+
+        images.nemo = build_servers(servers, options)
+    return images
 
 
 def planned_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """The tags a stack needs, without building anything (for `gymbox render`)."""
     runtime = runtime_spec(options).tag
-    return StackImages(runtime, {name: env_spec(name, runtime).tag for name in environments_of(stack)})
+    images = StackImages(runtime, {name: env_spec(name, runtime).tag for name in environments_of(stack)})
+    servers = nemo_servers_of(stack)
+    if servers:
+        from gymbox.nemo.images import planned_servers
+
+        images.nemo = planned_servers(servers, options)
+    return images
+
+
+def nemo_instances(stack: ResolvedConfig) -> list[str]:
+    """The names of the stack's resources servers that are NeMo Gym servers (no folder lookup)."""
+    from gymbox.nemo.servers import is_nemo_server
+
+    return [inst.name for inst in stack.by_role(Role.RESOURCES_SERVERS) if is_nemo_server(inst)]
+
+
+def nemo_servers_of(stack: ResolvedConfig) -> list[NemoServer]:
+    """The stack's NeMo Gym servers (gymbox.nemo.servers), which run in their own images."""
+    from gymbox.nemo.servers import is_nemo_server, nemo_server
+
+    return [nemo_server(inst) for inst in stack.by_role(Role.RESOURCES_SERVERS) if is_nemo_server(inst)]
 
 
 def prune(options: BuildOptions, *, dry_run: bool = False) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from gymbox.config import ResolvedConfig, ServerInstance, server_refs
 from gymbox.docker import secrets as secrets_mod
-from gymbox.docker.images import StackImages, environments_of
+from gymbox.docker.images import StackImages, environments_of, nemo_instances
 from gymbox.docker.sandbox import network_name, sandbox_service
 from gymbox.docker.service import (
     CACHE_LABEL,
@@ -127,6 +127,9 @@ def services(
         if inst.role == Role.SANDBOXES:
             out.append(sandbox_service(inst, images, _labels(stack_name, inst)))
             continue
+        if inst.name in images.nemo:
+            out.append(_nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names))
+            continue
         if inst.role == Role.RESOURCES_SERVERS:
             image = images.environments[inst.implementation]
         else:
@@ -170,6 +173,22 @@ def services(
     return out, volumes
 
 
+def _nemo_service(
+    stack: ResolvedConfig,
+    inst: ServerInstance,
+    images: StackImages,
+    labels: dict[str, str],
+    secret_names: dict[str, str],
+) -> Service:
+    """A NeMo Gym server's service (gymbox.nemo.runtime): NeMo's own process, NeMo's config variables."""
+    from gymbox.nemo.runtime import nemo_config_dict, nemo_service
+    from gymbox.nemo.servers import nemo_server
+
+    depends_on = sorted({ref for ref in references(inst.config.extra_fields()) if ref != inst.name})
+    config_dict = nemo_config_dict(stack, inst.name, secret_names)
+    return nemo_service(inst, nemo_server(inst), images.nemo[inst.name], labels, config_dict, depends_on)
+
+
 def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root: Path | None = None) -> StackFiles:
     """Write compose/<stack>/{docker-compose.yaml, stack.yaml, .env}; return what was written."""
     import yaml
@@ -179,6 +198,7 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     check_stack_name(stack_name)
     check_fields(stack, missing_environments_ok=True)  # a typo fails here, naming the user's file:line
     missing = sorted(set(environments_of(stack)) - set(images.environments))
+    missing += sorted(set(nemo_instances(stack)) - set(images.nemo))
     if missing:
         raise ConfigError(f"no image for environment(s) {', '.join(missing)}; build them first")
     inside = container_stack(stack)

@@ -18,19 +18,22 @@ CACHE_LABEL = "gymbox.cache"  # on volumes worth keeping across stacks (model we
 # every second in every container; measured on engine 20.10 it costs ~24 ms of CPU per container-second,
 # against ~44 ms for `python -S` with a socket and ~63 ms for `python -c "import urllib.request"`.
 HEALTH_PROBE = (
-    'exec 3<>/dev/tcp/127.0.0.1/%d && printf "GET /health HTTP/1.0\\r\\n\\r\\n" >&3 '
+    'exec 3<>/dev/tcp/127.0.0.1/%d && printf "GET %s HTTP/1.0\\r\\n\\r\\n" >&3 '
     '&& read -r status <&3 && [[ $status == *" 200 "* ]]'
 )
+HEALTH_PATH = "/health"  # gymbox servers; NeMo Gym servers answer `GET /` (gymbox.nemo.runtime)
 
 
-def healthcheck(port: int = CONTAINER_PORT, *, interval: str = "1s", start_period: str = "60s") -> dict[str, Any]:
+def healthcheck(
+    port: int = CONTAINER_PORT, *, path: str = HEALTH_PATH, interval: str = "1s", start_period: str = "60s"
+) -> dict[str, Any]:
     """Compose healthcheck on `/health`. Engine 20.10 has no start_interval, so the interval itself is
     short: a container is seen healthy within a second of listening (the default is 30 s).
 
     Timeout and retries are generous because a busy host (a 27-container stack starting on 2 cores) can
     delay a probe by seconds; 2 s and 3 retries marked healthy servers unhealthy there, failing `up`."""
     return {
-        "test": ["CMD", "bash", "-c", HEALTH_PROBE % port],
+        "test": ["CMD", "bash", "-c", HEALTH_PROBE % (port, path)],
         "interval": interval,
         "timeout": "10s",
         "retries": 5,
@@ -53,7 +56,8 @@ class Service:
     restart: str = "unless-stopped"
     user: str | None = USER
     gymbox: bool = True  # runs `gymbox serve`: gets the stack.yaml mount
-    init: bool = True  # tini as PID 1 (gymbox services only)
+    nemo_gym: bool = False  # a NeMo Gym server (gymbox.nemo.runtime): gets init and .env, not the stack.yaml
+    init: bool = True  # tini as PID 1 (gymbox and NeMo Gym services only)
     # Gets its own instance's secrets in `environment` (render); the sandbox none: the code it runs can read it.
     secrets: bool = True
     environment: dict[str, str] = field(default_factory=dict)  # values may be compose ${VAR} references

@@ -1,0 +1,119 @@
+"""How a NeMo Gym server runs in a stack: the config it reads, and its compose service.
+
+NeMo Gym's `ng_run` starts each server as `python <entrypoint>` in the server's folder with two
+environment variables: `NEMO_GYM_CONFIG_DICT`, the whole resolved config (YAML or JSON text), and
+`NEMO_GYM_CONFIG_PATH`, the server's own instance name. The server reads its fields, its peers' host and
+port, and `head_server` from that dict. Resources servers never call the head server (only clients such as
+`ng_collect_rollouts` fetch the config from it), so none runs: `head_server` names a port nothing serves.
+
+Secrets stay out of the rendered compose file: the dict says `${oc.env:GYMBOX_SECRET_...}` (OmegaConf's own
+resolver, which NeMo resolves when it reads its fields) for the server's own secrets, whose values the
+container gets from the stack's `.env` like any gymbox server; it holds no other instance's secrets.
+Liveness is NeMo's `GET /` (`{"status": "ok"}`); there is no `/health`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gymbox.config import ResolvedConfig, ServerInstance, is_secret_key
+from gymbox.docker.service import CONTAINER_PORT, Service, healthcheck
+from gymbox.nemo.images import USER
+from gymbox.nemo.servers import GYMBOX_FIELDS, NemoServer, is_nemo_server
+
+CONFIG_DICT_VAR = "NEMO_GYM_CONFIG_DICT"
+CONFIG_PATH_VAR = "NEMO_GYM_CONFIG_PATH"
+LIVENESS_PATH = "/"
+HEAD_SERVER_PORT = 11000  # NeMo's default; nothing listens there (see above)
+# Ray, started by every NeMo server, and the imports take tens of seconds on a loaded host: give them time
+# before a failed probe counts.
+START_PERIOD = "300s"
+# Top-level keys NeMo's config parser fills in before servers start; servers read some of them directly.
+PARSER_DEFAULTS: dict[str, Any] = {
+    "dry_run": False,
+    "use_absolute_ip": False,
+    "port_range_low": 10_001,
+    "port_range_high": 20_000,
+    "disallowed_ports": [],
+    "skip_venv_if_present": True,
+}
+
+
+def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, str]) -> dict[str, Any]:
+    """The NEMO_GYM_CONFIG_DICT of instance `own` in a stack as its containers see it (`stack` already
+    at service:8000).
+
+    Every instance keeps NeMo's shape `{name: {role: {implementation: fields}}}` without gymbox's
+    deployment keys (replicas, cpus, ...); a NeMo server's fields gain `entrypoint` if missing. NeMo
+    binds to its own `host`, which peers also dial: `own` binds 0.0.0.0 (the healthcheck probes
+    127.0.0.1), peers dial service names. Only `own`'s secrets are in it, as `${oc.env:NAME}`
+    (`secret_names`: secret value -> .env name); other instances' and top-level secrets are left out.
+    """
+    out: dict[str, Any] = {}
+    for name, inst in stack.instances.items():
+        fields = inst.config.model_dump(exclude_none=True)
+        fields = {k: v for k, v in fields.items() if k not in GYMBOX_FIELDS or k in ("host", "port")}
+        if is_nemo_server(inst):
+            fields.setdefault("entrypoint", "app.py")
+        if name == own:
+            fields["host"] = "0.0.0.0"
+        names = secret_names if name == own else None
+        out[name] = {str(inst.role): {inst.implementation: _omegaconf_text(fields, names, secret=False)}}
+    for key, value in {**PARSER_DEFAULTS, **stack.variables}.items():
+        if not is_secret_key(key):
+            out[key] = _omegaconf_text(value, None, secret=False)
+    out.setdefault("head_server", {"host": "127.0.0.1", "port": HEAD_SERVER_PORT})
+    return out
+
+
+_DROP = object()
+
+
+def _omegaconf_text(value: Any, secret_names: dict[str, str] | None, *, secret: bool) -> Any:
+    """Secrets as `${oc.env:NAME}` (dropped when `secret_names` is None); a literal `${` escaped for
+    OmegaConf (`\\${`)."""
+    if isinstance(value, dict):
+        out = {k: _omegaconf_text(v, secret_names, secret=is_secret_key(str(k))) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v is not _DROP}
+    if isinstance(value, list):
+        items = [_omegaconf_text(v, secret_names, secret=secret) for v in value]
+        return [v for v in items if v is not _DROP]
+    if secret and value not in (None, "") and not isinstance(value, bool):
+        if secret_names is None or str(value) not in secret_names:
+            return _DROP
+        return "${oc.env:" + secret_names[str(value)] + "}"
+    if isinstance(value, str):
+        return value.replace("${", "\\${")
+    return value
+
+
+def nemo_service(
+    inst: ServerInstance,
+    server: NemoServer,
+    image: str,
+    labels: dict[str, str],
+    config_dict: dict[str, Any],
+    depends_on: list[str],
+) -> Service:
+    """The compose service of a NeMo Gym server: `python <entrypoint>` with NeMo's two variables."""
+    text = json.dumps(config_dict, separators=(",", ":"), ensure_ascii=False)
+    cfg = inst.config
+    return Service(
+        name=inst.name,
+        image=image,
+        labels={**labels, "gymbox.nemo_gym": server.version},
+        command=["python", server.entrypoint],
+        healthcheck=healthcheck(CONTAINER_PORT, path=LIVENESS_PATH, start_period=START_PERIOD),
+        depends_on=depends_on,
+        replicas=cfg.replicas,
+        cpus=cfg.cpus,
+        memory=cfg.memory,
+        restart=cfg.restart,
+        user=USER,
+        gymbox=False,
+        nemo_gym=True,
+        # `$$`: compose would read `${oc.env:...}` as its own interpolation.
+        environment={CONFIG_DICT_VAR: text.replace("$", "$$"), CONFIG_PATH_VAR: inst.name},
+        comment=f"NeMo Gym server {server.folder_name} (nemo-gym {server.version})",
+    )
