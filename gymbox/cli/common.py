@@ -101,12 +101,12 @@ def usage_error_line(exc: Any) -> str:
     if option:
         names = [name for param in ctx.command.params for name in (*param.opts, *param.secondary_opts)]
         suggestions = list(getattr(exc, "possibilities", None) or []) or _close(option, names)
-    elif message.startswith("No such command") and hasattr(ctx.command, "list_commands"):
+    elif message.startswith("No such command") and "did you mean" not in message.lower():
         typed = message.split("'")[1] if message.count("'") >= 2 else ""
         suggestions = _close(typed, ctx.command.list_commands(ctx))
     if suggestions:
         message = message.rstrip(".") + f" (did you mean {' or '.join(sorted(suggestions))}?)."
-    if not message.endswith("."):
+    if not message.endswith((".", "?")):
         message += "."
     return f"error: {ctx.command_path}: {message} See `{ctx.command_path} --help`."
 
@@ -114,4 +114,4 @@ def usage_error_line(exc: Any) -> str:
 def _close(typed: str, names: list[str]) -> list[str]:
     """Names within a typo or two of `typed`, dashes aside."""
     bare = {name.lstrip("-"): name for name in names}
-    return [bare[m] for m in difflib.get_close_matches(typed.lstrip("-"), list(bare), n=3, cutoff=0.6)]
+    return [bare[m] for m in difflib.get_close_matches(typed.lstrip("-"), list(bare), n=3, cutoff=0.5)]

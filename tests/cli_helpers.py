@@ -1,0 +1,52 @@
+"""Running the real `gymbox` executable in a subprocess, as a user would, and a stand-in agent for it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GYMBOX = Path(sys.executable).parent / "gymbox"
+WEATHER_CONFIG = ROOT / "environments/example_single_tool_call/configs/example_single_tool_call.yaml"
+WEATHER_ROWS = ROOT / "environments/example_single_tool_call/data/example.jsonl"
+
+
+def gymbox(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GYMBOX), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@contextmanager
+def fixed_answer_agent(status: int = 200, body: dict[str, Any] | None = None) -> Iterator[str]:
+    """A test double for an agent: answers every `POST /run` with `status` and `body` (default: a verified
+    episode with reward 1.0). Yields its base URL."""
+    answer = json.dumps(body if body is not None else {"reward": 1.0, "status": "ok"}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
