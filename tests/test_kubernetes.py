@@ -79,14 +79,19 @@ def test_the_sandbox_admits_only_its_environment_and_reaches_nothing(
     docs, _ = all_envs
     policy = _by_kind(docs, "NetworkPolicy")["code_sandbox-isolation"]["spec"]
     assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "code_sandbox"
-    assert policy["egress"] == [] and set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["egress"] == []
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     allowed = [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in policy["ingress"][0]["from"]]
     assert allowed == ["code_exec"]
     sandbox = _by_kind(docs, "Deployment")["code_sandbox"]["spec"]["template"]["spec"]
     security = sandbox["containers"][0]["securityContext"]
     assert security["readOnlyRootFilesystem"] is True
-    assert security["capabilities"] == {"drop": ["ALL"]}
-    assert security["runAsNonRoot"] is True
+    # Root with six capabilities, to give each run a user of its own; the runs keep none.
+    assert security["capabilities"] == {
+        "drop": ["ALL"],
+        "add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"],
+    }
+    assert (security["runAsUser"], security["runAsNonRoot"]) == (0, False)
     assert "envFrom" not in sandbox["containers"][0]  # the code it runs could read its environment
 
 
@@ -100,7 +105,8 @@ def test_vllm_gets_a_gpu_a_model_cache_claim_and_no_secret_in_the_file(
     container = engine["containers"][0]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     claims = [v["persistentVolumeClaim"]["claimName"] for v in engine["volumes"] if "persistentVolumeClaim" in v]
-    assert claims and set(claims) <= set(_by_kind(docs, "PersistentVolumeClaim"))
+    assert claims
+    assert set(claims) <= set(_by_kind(docs, "PersistentVolumeClaim"))
     token = next(e for e in container["env"] if e["name"] == "HF_TOKEN")
     assert token["valueFrom"]["secretKeyRef"]["name"] == secret_name("all")
     # The model download may take many minutes before the first health answer.
