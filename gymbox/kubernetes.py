@@ -120,11 +120,14 @@ def _container(svc: Service, stack: str, port: int) -> dict[str, Any]:
     security: dict[str, Any] = {"allowPrivilegeEscalation": False}
     if svc.user:
         uid, _, gid = svc.user.partition(":")
-        security.update(runAsUser=int(uid), runAsGroup=int(gid or uid), runAsNonRoot=True)
+        # The sandbox server alone is root (with a few capabilities), to give each run a user of its own.
+        security.update(runAsUser=int(uid), runAsGroup=int(gid or uid), runAsNonRoot=int(uid) != 0)
     if svc.read_only:
         security["readOnlyRootFilesystem"] = True
     if svc.cap_drop:
         security["capabilities"] = {"drop": list(svc.cap_drop)}
+    if svc.cap_add:
+        security.setdefault("capabilities", {})["add"] = list(svc.cap_add)
     container["securityContext"] = security
     return container
 

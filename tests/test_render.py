@@ -312,13 +312,21 @@ def test_a_sandbox_is_hardened_and_alone_on_an_internal_network(tmp_path: Path) 
     assert sandbox["image"] == "gymbox/runtime:000000000000"
     assert sandbox["networks"] == ["code_sandbox-net"]
     assert compose["networks"]["code_sandbox-net"]["internal"] is True
-    assert sandbox["user"] == "10002:10002"  # not the user every other gymbox container runs as
-    assert sandbox["read_only"] is True
-    assert sandbox["tmpfs"] == ["/tmp:size=256m,mode=1777"]
+    # Root with the capabilities to give each run a user of its own and clean up after it; runs keep none.
+    assert sandbox["user"] == "0:0"
     assert sandbox["cap_drop"] == ["ALL"]
+    assert sandbox["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]
+    assert sandbox["read_only"] is True
+    # A tmpfs per run slot (a disk quota per run), and the shared /tmp.
+    assert sandbox["tmpfs"] == [
+        "/tmp:size=256m,mode=1777",
+        *(f"/sandbox/slot-{i}:size=64m,mode=0700,nr_inodes=16384" for i in range(4)),
+    ]
+    assert sandbox["environment"]["GYMBOX_SANDBOX_ROOT"] == "/sandbox"
     assert sandbox["security_opt"] == ["no-new-privileges:true"]
     assert sandbox["pids_limit"] == 512
-    assert sandbox["mem_limit"] == f"{4 * 512 + 256}m"  # max_concurrency runs at their memory limit, and the server
+    # max_concurrency runs at their memory limit with full folders, /tmp, /dev/shm and the server
+    assert sandbox["mem_limit"] == f"{4 * (512 + 64) + 256 + 64 + 256}m"
     assert "env_file" not in sandbox  # the code it runs could read the server's environment
     assert "init" not in sandbox  # the server is PID 1, out of reach of its runs' signals
     assert "ports" not in sandbox
@@ -337,10 +345,16 @@ def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
         tmp_path,
         "code_sandbox.sandboxes.python_sandbox.pids_limit=64",
         "code_sandbox.sandboxes.python_sandbox.tmpfs_mb=32",
+        "code_sandbox.sandboxes.python_sandbox.disk_mb=8",
+        "code_sandbox.sandboxes.python_sandbox.max_concurrency=2",
         "code_sandbox.sandboxes.python_sandbox.memory=1g",
     )["services"]["code_sandbox"]
     assert sandbox["pids_limit"] == 64
-    assert sandbox["tmpfs"] == ["/tmp:size=32m,mode=1777"]
+    assert sandbox["tmpfs"] == [
+        "/tmp:size=32m,mode=1777",
+        "/sandbox/slot-0:size=8m,mode=0700,nr_inodes=16384",
+        "/sandbox/slot-1:size=8m,mode=0700,nr_inodes=16384",
+    ]
     assert sandbox["mem_limit"] == "1g"
 
 

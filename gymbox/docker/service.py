@@ -65,10 +65,12 @@ class Service:
     gpus: int | None = None
     shm_size: str | None = None
     networks: list[str] = field(default_factory=lambda: ["default"])
+    placement: list[str] = field(default_factory=list)  # Swarm constraints (the compose path ignores them)
     # Hardening, used by the sandbox (gymbox.docker.sandbox):
     read_only: bool = False
     tmpfs: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)  # after cap_drop ALL: the few the sandbox server keeps
     security_opt: list[str] = field(default_factory=list)
     pids_limit: int | None = None
     comment: str = ""

@@ -1,10 +1,13 @@
-"""Run one Python program under limits, in a fresh folder, and leave nothing behind.
+"""Run one Python program under limits, in a clean slot, and leave nothing behind.
 
-Each run is `python -I -B main.py` in its own session, with RLIMIT_CPU/AS/NPROC/FSIZE/NOFILE/CORE set
-between fork and exec (the program cannot raise them again), a clean environment (the server's, which
-may hold secrets, is not passed on), stdout and stderr written to files in the run's folder and read
-back up to a cap, and a timer that kills the whole session at the wall-time limit. Runs wait in
-worker threads (os.wait4 gives the run's CPU time and peak memory), at most `max_concurrency` at once.
+Each run is `python -I -B main.py` in its own session and its own slot (gymbox.sandbox.slots: a folder
+and, when the server may switch users, a user id no other run has). Between fork and exec the child
+takes the slot's user, RLIMIT_CPU/AS/NPROC/FSIZE/NOFILE/CORE (it cannot raise them again) and the
+seccomp filter of gymbox.sandbox.seccomp (no network, no ptrace); it gets a clean environment (the
+server's, which may hold secrets, is not passed on). Its stdin is a memfd and its stdout and stderr are
+pipes the server reads as they fill, up to a cap: nothing on disk that another run could replace or
+turn into a FIFO. The worker waits on a pidfd and the pipes with one deadline, and at the wall-time
+limit kills every process of the run. Runs wait in worker threads, at most one per slot at once.
 """
 
 from __future__ import annotations
@@ -12,25 +15,26 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import shutil
+import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass, field
 from typing import Any
 
-from gymbox.sandbox.processes import kill_session, sweep_orphans
-from gymbox.sandbox.protocol import ExecuteRequest, Execution, ExecutionStatus, Limits
+from gymbox.sandbox.files import MAIN, run_files
+from gymbox.sandbox.processes import kill_session, kill_user, reap_user_zombies, sweep_orphans
+from gymbox.sandbox.protocol import ExecuteRequest, Execution, ExecutionStatus, InvalidRequest, Limits
+from gymbox.sandbox.seccomp import make_installer
+from gymbox.sandbox.slots import SandboxUnavailable, Slot, Slots
 
-MAIN = "main.py"
-
-
-class InvalidRequest(ValueError):
-    """A request the sandbox will not run: bad limits, or a file name that leaves the run's folder."""
+KILL_GRACE_S = 10.0  # a run still not reaped this long after SIGKILL means the sandbox is stuck
+READ_CHUNK = 65536
+DRAIN_READS = 64  # after the run ends: what is left in a pipe, not what a process elsewhere keeps writing
 
 
 def run_limits(ceiling: Limits, requested: dict[str, Any]) -> Limits:
@@ -44,12 +48,12 @@ def run_limits(ceiling: Limits, requested: dict[str, Any]) -> Limits:
     return asked.capped_by(ceiling)
 
 
-def _set_limits(limits: Limits) -> Any:
+def _child_setup(limits: Limits, install_filter: Callable[[], None]) -> Callable[[], None]:
     cpu = limits.cpu_s
     memory = limits.memory_mb * 2**20
     size = limits.file_mb * 2**20
 
-    def apply() -> None:  # in the child, between fork and exec: plain syscalls only
+    def apply() -> None:  # in the child, between fork and exec (after the switch to the slot's user)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU at cpu, SIGKILL a second later
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
@@ -57,14 +61,37 @@ def _set_limits(limits: Limits) -> Any:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         os.umask(0o077)
+        install_filter()  # last: from here on no network socket, no ptrace
 
     return apply
 
 
-def _read_capped(path: Path, cap: int) -> tuple[str, bool]:
-    with open(path, "rb") as f:
-        data = f.read(cap + 1)
-    return data[:cap].decode("utf-8", errors="replace"), len(data) > cap
+@dataclass
+class CappedOutput:
+    """The first `cap` bytes of a stream; the rest is read and dropped, so the writer never blocks."""
+
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self.cap - len(self.data)
+        if len(chunk) > room:
+            self.truncated = True
+        self.data += chunk[: max(room, 0)]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _stdin_fd(stdin: str) -> int:
+    """The run's stdin as an anonymous in-memory file: no path another run could open or replace."""
+    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+    data = memoryview(stdin.encode())
+    while data:
+        data = data[os.write(fd, data) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _status(code: int, limits: Limits, cpu_s: float, timed_out: bool) -> tuple[ExecutionStatus, int | None, str | None]:
@@ -80,25 +107,26 @@ def _status(code: int, limits: Limits, cpu_s: float, timed_out: bool) -> tuple[E
             return "cpu_limit", None, name
         return "killed", None, name
     exit_code = os.WEXITSTATUS(code)
-    if timed_out:  # exited on its own as the timer fired
+    if timed_out:  # exited on its own as the deadline passed
         return "timeout", exit_code, None
     return ("ok" if exit_code == 0 else "error"), exit_code, None
 
 
 class Executor:
-    def __init__(
-        self, ceiling: Limits, *, max_concurrency: int = 4, root: Path | None = None, contain_orphans: bool = True
-    ) -> None:
+    def __init__(self, ceiling: Limits, slots: Slots, *, contain_orphans: bool = True) -> None:
         self.ceiling = ceiling
-        self.root = root or Path(tempfile.gettempdir()) / "gymbox-sandbox"
+        self.slots = slots
         self.contain_orphans = contain_orphans
-        self.pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="sandbox-run")
-        self.max_concurrency = max_concurrency
+        self.install_filter = make_installer()
+        self.max_concurrency = len(slots.slots)
+        # As many threads as slots: a worker always finds an idle slot.
+        self.pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="sandbox-run")
         self._lock = threading.Lock()  # spawning, the live set and sweeping must not interleave
         self._live: set[int] = set()  # sessions (= leader pids) of running programs
         self.runs = 0
         self.queued = 0
         self.leftovers_killed = 0
+        self.refused = 0  # requests answered 503: the sandbox could not run them honestly
 
     @property
     def running(self) -> int:
@@ -106,113 +134,163 @@ class Executor:
 
     async def execute(self, request: ExecuteRequest) -> Execution:
         limits = run_limits(self.ceiling, request.limits)
-        files = self._files(request)
+        files = run_files(request)
         self.queued += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self.pool, self._run, files, request.stdin, limits)
+        except SandboxUnavailable:
+            self.refused += 1
+            raise
         finally:
             self.queued -= 1
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    @staticmethod
-    def _files(request: ExecuteRequest) -> dict[str, str]:
-        files = {MAIN: request.code}
-        for name, text in request.files.items():
-            path = PurePosixPath(name)
-            if path.is_absolute() or ".." in path.parts or not path.parts or str(path) == MAIN:
-                raise InvalidRequest(f"files: {name!r} must be a relative path inside the run's folder, not {MAIN}")
-            files[str(path)] = text
-        return files
-
     def _run(self, files: dict[str, str], stdin: str, limits: Limits) -> Execution:
-        self.root.mkdir(parents=True, exist_ok=True)
-        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
+        slot = self.slots.acquire()
         try:
-            return self._run_in(run_dir, files, stdin, limits)
+            self.slots.write_files(slot, files)
+            return self._run_in(slot, stdin, limits)
         finally:
-            if sys.version_info >= (3, 12):
-                shutil.rmtree(run_dir, onexc=_force_remove)
-            else:
-                shutil.rmtree(run_dir, onerror=_force_remove)
+            self.slots.reset(slot)
+            self.slots.release(slot)
 
-    def _run_in(self, run_dir: Path, files: dict[str, str], stdin: str, limits: Limits) -> Execution:
-        workdir, io = run_dir / "work", run_dir / "io"  # the program's folder; its streams, beside it
-        for name, text in files.items():
-            (workdir / name).parent.mkdir(parents=True, exist_ok=True)
-            (workdir / name).write_text(text)
-        io.mkdir()
-        (io / "stdin").write_text(stdin)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "LANG": "C.UTF-8",
-        }
-        timed_out = threading.Event()
-        with open(io / "stdin", "rb") as fin, open(io / "stdout", "wb") as fout, open(io / "stderr", "wb") as ferr:
+    def _kill_run(self, slot: Slot, leader: int) -> int:
+        """Kill every process of the run; how many were alive (once the leader is reaped: its leftovers)."""
+        if slot.uid is not None:  # the run's user is the run, wherever its processes went
+            return kill_user(slot.uid)
+        return kill_session(leader)
+
+    def _spawn(self, slot: Slot, stdin: str, limits: Limits) -> tuple[subprocess.Popen[bytes], int, int]:
+        home = str(slot.path)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8"}
+        as_user: dict[str, Any] = {}
+        if slot.uid is not None:
+            as_user = {"user": slot.uid, "group": slot.uid, "extra_groups": []}
+        stdin_fd = _stdin_fd(stdin)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
             with self._lock:
-                started = time.monotonic()
                 proc = subprocess.Popen(
                     [sys.executable, "-I", "-B", MAIN],
-                    cwd=workdir,
+                    cwd=slot.path,
                     env=env,
-                    stdin=fin,
-                    stdout=fout,
-                    stderr=ferr,
+                    stdin=stdin_fd,
+                    stdout=out_w,
+                    stderr=err_w,
                     start_new_session=True,
-                    preexec_fn=_set_limits(limits),
+                    preexec_fn=_child_setup(limits, self.install_filter),
                     close_fds=True,
+                    **as_user,
                 )
                 self._live.add(proc.pid)
+        except (OSError, subprocess.SubprocessError) as exc:
+            os.close(out_r)
+            os.close(err_r)
+            raise SandboxUnavailable(f"could not start the run in {slot.path}: {exc}") from None
+        finally:
+            for fd in (stdin_fd, out_w, err_w):
+                os.close(fd)
+        return proc, out_r, err_r
 
-            def on_timeout() -> None:
-                timed_out.set()
-                kill_session(proc.pid)
-
-            timer = threading.Timer(limits.wall_s, on_timeout)
-            timer.start()
+    def _run_in(self, slot: Slot, stdin: str, limits: Limits) -> Execution:
+        started = time.monotonic()
+        proc, out_r, err_r = self._spawn(slot, stdin, limits)
+        cap = limits.output_kb * 1024
+        outputs = {out_r: CappedOutput(cap), err_r: CappedOutput(cap)}
+        try:
+            pidfd = os.pidfd_open(proc.pid)
             try:
-                _, code, usage = os.wait4(proc.pid, 0)
+                ended = self._wait(slot, proc.pid, pidfd, outputs, started + limits.wall_s)
             finally:
-                timer.cancel()
+                os.close(pidfd)
+            timed_out = ended is None
+            code, usage = ended or self._wait_after_kill(slot, proc.pid)
             proc.returncode = code  # reaped here: Popen must not wait for it again
             wall = time.monotonic() - started
-        # Whatever the program left running in its session, then whatever fled the session.
-        leftovers = kill_session(proc.pid)
-        with self._lock:
-            self._live.discard(proc.pid)
-            if self.contain_orphans:
-                leftovers += sweep_orphans(self._live)
-            self.runs += 1
-            self.leftovers_killed += leftovers
+            # Whatever the program left running, then (without users) whatever fled its session.
+            leftovers = self._kill_run(slot, proc.pid)
+            with self._lock:
+                self._live.discard(proc.pid)
+                if slot.uid is not None:
+                    reap_user_zombies(slot.uid)
+                elif self.contain_orphans:
+                    leftovers += sweep_orphans(self._live)
+                self.runs += 1
+                self.leftovers_killed += leftovers
+            for fd, output in outputs.items():
+                _drain(fd, output)
+        finally:
+            with self._lock:
+                self._live.discard(proc.pid)
+            for fd in outputs:
+                os.close(fd)
         cpu = usage.ru_utime + usage.ru_stime
-        status, exit_code, signame = _status(code, limits, cpu, timed_out.is_set())
-        cap = limits.output_kb * 1024
-        stdout, out_cut = _read_capped(io / "stdout", cap)
-        stderr, err_cut = _read_capped(io / "stderr", cap)
+        status, exit_code, signame = _status(code, limits, cpu, timed_out)
+        stdout, stderr = outputs[out_r], outputs[err_r]
         return Execution(
             status=status,
             exit_code=exit_code,
             signal=signame,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_truncated=out_cut,
-            stderr_truncated=err_cut,
+            stdout=stdout.text(),
+            stderr=stderr.text(),
+            stdout_truncated=stdout.truncated,
+            stderr_truncated=stderr.truncated,
             wall_s=round(wall, 4),
             cpu_s=round(cpu, 4),
             max_rss_mb=round(usage.ru_maxrss / 1024, 2),
             leftover_processes=leftovers,
         )
 
+    def _wait(
+        self, slot: Slot, pid: int, pidfd: int, outputs: dict[int, CappedOutput], deadline: float
+    ) -> tuple[int, Any] | None:
+        """Read the pipes until the leader exits: (its wait status, its rusage); None when the deadline
+        came first (the run has then been killed)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(pidfd, selectors.EVENT_READ)
+            for fd in outputs:
+                selector.register(fd, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._kill_run(slot, pid)
+                    return None
+                for key, _ in selector.select(remaining):
+                    if key.fd == pidfd:
+                        _, code, usage = os.wait4(pid, 0)
+                        return code, usage
+                    chunk = os.read(key.fd, READ_CHUNK)
+                    if chunk:
+                        outputs[key.fd].add(chunk)
+                    else:
+                        selector.unregister(key.fd)
 
-def _force_remove(func: Any, path: str, _exc: Any) -> None:
-    """rmtree's error hook: a run may leave folders without write permission; restore it and retry."""
-    try:
-        os.chmod(os.path.dirname(path), 0o700)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o700)
-        func(path)
-    except OSError:
-        pass
+    def _wait_after_kill(self, slot: Slot, pid: int) -> tuple[int, Any]:
+        give_up = time.monotonic() + KILL_GRACE_S
+        while time.monotonic() < give_up:
+            reaped, code, usage = os.wait4(pid, os.WNOHANG)
+            if reaped:
+                return code, usage
+            self._kill_run(slot, pid)
+            time.sleep(0.01)
+        raise SandboxUnavailable(f"the run in {slot.path} did not end {KILL_GRACE_S:.0f} s after SIGKILL")
+
+
+def _drain(fd: int, output: CappedOutput) -> None:
+    """What the run's processes wrote before they died. Non-blocking and bounded: a descriptor passed to
+    a process outside the run (over a Unix socket) must not keep this worker reading."""
+    os.set_blocking(fd, False)
+    for _ in range(DRAIN_READS):
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        output.add(chunk)
+
+
+__all__ = ["Executor", "InvalidRequest", "SandboxUnavailable", "run_limits"]

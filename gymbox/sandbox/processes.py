@@ -1,6 +1,9 @@
 """Finding and killing what a run left behind, from /proc.
 
-A run starts in its own session. Killing that session's members (whatever process group they moved
+When each run has a user id of its own (gymbox.sandbox.slots), its processes are exactly those of that
+user, however they forked or whichever session they fled to: `kill_user` ends them all. Without one
+(a server that cannot switch users) the run's session is what identifies it:
+a run starts in its own session. Killing that session's members (whatever process group they moved
 to) ends most of it; a process that called setsid() has left the session, and once its parent dies it
 is re-parented to the nearest "child subreaper". The sandbox server makes itself that subreaper, so such
 escapees come back to it as children outside every live run's session, and `sweep_orphans` kills them.
@@ -43,6 +46,19 @@ def processes() -> list[ProcessInfo]:
     return out
 
 
+def user_ids(pid: int) -> tuple[int, ...]:
+    """The real, effective, saved and filesystem uids (from status: /proc/PID's owner lies for an
+    undumpable process), or () when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    return tuple(int(x) for x in line.split()[1:])
+    except (OSError, ValueError):
+        pass
+    return ()
+
+
 def session_of(pid: int) -> int | None:
     try:
         return os.getsid(pid)
@@ -54,7 +70,7 @@ def become_subreaper() -> bool:
     """Have orphaned descendants re-parented to this process instead of PID 1."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
@@ -87,6 +103,29 @@ def kill_session(session: int) -> int:
         _kill_all(members)
     seen.discard(session)
     return len(seen)
+
+
+def kill_user(uid: int) -> int:
+    """SIGKILL every process running as `uid` (needs CAP_KILL, or to be that uid); return how many."""
+    seen: set[int] = set()
+    for _ in range(KILL_PASSES):
+        alive = [p.pid for p in processes() if not p.zombie and uid in user_ids(p.pid)]
+        if not alive:
+            break
+        seen.update(alive)
+        _kill_all(alive)
+    return len(seen)
+
+
+def reap_user_zombies(uid: int) -> None:
+    """Collect our dead children of `uid` (escapees re-parented to us as the subreaper). Call it once
+    the run's leader has been waited for: it must not take the leader's exit status from its waiter."""
+    me = os.getpid()
+    _reap(p.pid for p in processes() if p.zombie and p.ppid == me and uid in user_ids(p.pid))
+
+
+def user_has_processes(uid: int) -> bool:
+    return any(not p.zombie and uid in user_ids(p.pid) for p in processes())
 
 
 def sweep_orphans(live_sessions: set[int]) -> int:

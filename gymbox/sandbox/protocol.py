@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # ok: exited 0. error: exited non-zero. timeout: killed at the wall-time limit. cpu_limit: killed for
 # using up its CPU seconds. killed: ended by another signal (a memory limit seen by the kernel, a file
 # larger than allowed, its own kill).
 ExecutionStatus = Literal["ok", "error", "timeout", "cpu_limit", "killed"]
+
+
+class InvalidRequest(ValueError):
+    """A request the sandbox will not run: bad limits, or a file name it cannot create as given."""
+
+
+def _utf8(text: str, what: str) -> str:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{what} is not valid Unicode (a lone surrogate at character {exc.start})") from None
+    return text
 
 
 class Limits(BaseModel):
@@ -38,6 +50,19 @@ class ExecuteRequest(BaseModel):
     stdin: str = ""
     files: dict[str, str] = Field(default_factory=dict, description="extra text files beside main.py")
     limits: dict[str, float] = Field(default_factory=dict, description="fields of Limits to lower for this run")
+
+    @field_validator("code", "stdin")
+    @classmethod
+    def _text_is_unicode(cls, text: str) -> str:
+        return _utf8(text, "the text")
+
+    @field_validator("files")
+    @classmethod
+    def _files_are_unicode(cls, files: dict[str, str]) -> dict[str, str]:
+        for name, text in files.items():
+            _utf8(name, "a file name")
+            _utf8(text, f"file {name!r}")
+        return files
 
 
 class Execution(BaseModel):
