@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,26 +59,30 @@ def test_version() -> None:
     assert result.stdout.strip() == f"gymbox {version('gymbox')}"
 
 
+def _commands() -> list[list[str]]:
+    """Every command and subcommand of the CLI, as argv."""
+    import typer.main
+
+    from gymbox.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        subcommands = getattr(command, "commands", {})
+        if not subcommands:
+            found.append(path)
+        for name, sub in subcommands.items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
 # A metavar says what to type (FILE, N, KEY=VALUE), not a Python type (`<list[Path]>`, `<int range>`).
-COMMANDS = [
-    ["config"],
-    ["serve"],
-    ["rollout"],
-    ["metrics"],
-    ["build"],
-    ["render"],
-    ["up"],
-    ["down"],
-    ["ps"],
-    ["logs"],
-    ["test-env"],
-    ["build-env"],
-    ["images", "prune"],
-]
 PYTHON_TYPE_METAVAR = re.compile(r"<(list\[|int|float|str|path|file|text|bool|choice)[^>]*>", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
 def test_help_shows_readable_metavars(command: list[str]) -> None:
     result = gymbox(*command, "--help")
     assert result.returncode == 0, result.stderr

@@ -63,8 +63,12 @@ def run_app(app: typer.Typer) -> None:
     from gymbox.errors import GymboxError
 
     try:
+        import typer.main
+
+        command = typer.main.get_command(app)
+        readable_metavars(command)
         # standalone_mode=False returns typer.Exit's code instead of exiting with it.
-        code = app(standalone_mode=False)
+        code = command.main(prog_name="gymbox", standalone_mode=False)
         if isinstance(code, int) and code:
             raise SystemExit(code)
     except GymboxError as exc:
@@ -115,3 +119,26 @@ def _close(typed: str, names: list[str]) -> list[str]:
     """Names within a typo or two of `typed`, dashes aside."""
     bare = {name.lstrip("-"): name for name in names}
     return [bare[m] for m in difflib.get_close_matches(typed.lstrip("-"), list(bare), n=3, cutoff=0.5)]
+
+
+def readable_metavars(command: Any) -> None:
+    """Give every option of `command` and its subcommands that names no metavar one that says what to
+    type (`--seed N`, `--stack STACK`, `--output DIR`), instead of typer's Python types (`<int>`,
+    `<list[str]>`). Commands that set their own metavar keep it."""
+    for param in command.params:
+        if param.param_type_name == "option" and not param.is_flag and param.metavar is None:
+            label = param.display_type(None).strip("<>")
+            label = label.removeprefix("list[").removesuffix("]")
+            longest = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+            if label in ("int", "int range"):
+                param.metavar = "N"
+            elif label in ("float", "float range"):
+                param.metavar = "NUMBER"
+            elif label in ("str", "text"):
+                param.metavar = longest
+            elif label in ("path", "file", "dir"):
+                param.metavar = label.upper()
+            else:  # choices: sft|dpo
+                param.metavar = label
+    for sub in getattr(command, "commands", {}).values():
+        readable_metavars(sub)
