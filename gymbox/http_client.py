@@ -116,7 +116,10 @@ class PeerClient:
     ) -> PeerResponse:
         """The peer's answer, whatever its status. Raises `UpstreamError` when there is no answer."""
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None
-        timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=self.connect_timeout_s) if timeout_s else None
+        # Never None: aiohttp reads `timeout=None` as no timeout at all, not as the session's.
+        timeout = (
+            aiohttp.ClientTimeout(total=timeout_s, sock_connect=self.connect_timeout_s) if timeout_s else self.timeout
+        )
 
         async def attempt(_n: int) -> PeerResponse:
             return await self._post_once(url, payload, headers, timeout)
@@ -124,7 +127,7 @@ class PeerClient:
         return await self.retry.call(attempt)
 
     async def _post_once(
-        self, url: str, payload: Any, headers: dict[str, str] | None, timeout: aiohttp.ClientTimeout | None
+        self, url: str, payload: Any, headers: dict[str, str] | None, timeout: aiohttp.ClientTimeout
     ) -> PeerResponse:
         try:
             async with self.session.post(url, json=payload, headers=headers, timeout=timeout) as resp:

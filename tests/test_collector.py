@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from gymbox.collector.metrics import compute_metrics, pass_at_k
 from gymbox.collector.runner import CollectOptions, Collector
 from gymbox.collector.store import repair_torn_tail
 from gymbox.config import load_config
 from gymbox.errors import GymboxError
-from gymbox.testing import running_stack, serve_app
+from gymbox.testing import bound_socket, running_stack, serve_app
 
 TOY_CONFIG = Path(__file__).parent / "fixtures" / "toy.yaml"
 TOOLS = [{"type": "function", "name": n, "parameters": {"type": "object"}} for n in ("write", "nap", "crash")]
@@ -216,3 +218,176 @@ def test_killed_collector_resumes_with_no_row_lost_or_duplicated(agent_url: str,
     assert done.returncode == 0, done.stderr
     pairs = [(r["_ng_task_index"], r["_ng_rollout_index"]) for r in read(out)]
     assert len(pairs) == len(set(pairs)) == n_rows * repeats
+
+
+def test_hostile_lines_become_rejects_with_file_line_and_reason(agent_url: str, tmp_path: Path) -> None:
+    rows = tmp_path / "in.jsonl"
+    rows.write_bytes(
+        b"[" * 10_000
+        + b"]" * 10_000
+        + b"\n"  # RecursionError in json
+        + b'{"responses_create_params": {"input": "caf\xe9"}}\n'  # Latin-1, not UTF-8
+        + b'{"responses_create_params": {"input": "\\ud800"}, "target": "x"}\n'  # a lone surrogate escape
+        + json.dumps(task(0)).encode()
+        + b"\n"
+    )
+    out = tmp_path / "out.jsonl"
+    summary = collect(agent_url, rows, out)
+    assert (summary.written, summary.rejected) == (1, 3)
+    rejects = read(tmp_path / "out_rejects.jsonl")
+    assert [(r["file"], r["line"]) for r in rejects] == [(str(rows), 1), (str(rows), 2), (str(rows), 3)]
+    assert "nested too deeply" in rejects[0]["error"]
+    assert "not valid UTF-8: byte 0xe9" in rejects[1]["error"]
+    assert "\\ud800" in rejects[2]["error"]
+    assert "lone surrogate" in rejects[2]["error"]
+    assert read(out)[0]["reward"] == 1.0
+
+
+def test_a_directory_as_input_is_a_clean_error(agent_url: str, tmp_path: Path) -> None:
+    with pytest.raises(GymboxError, match="is a directory; pass a JSONL file"):
+        collect(agent_url, tmp_path, tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_torn_failures_tail_does_not_swallow_the_next_record(agent_url: str, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "in.jsonl", [task(0, crash=True)])
+    failures = tmp_path / "out_failures.jsonl"
+    failures.write_text('{"status": "infra_error", "error": "earlier"}\n{"status": "infra_err')  # a crash mid-write
+    collect(agent_url, rows, tmp_path / "out.jsonl", max_attempts=1)
+    records = read(failures)  # every line parses
+    assert [r.get("failure") for r in records] == [None, "server_error"]
+    assert records[0]["error"] == "earlier"
+
+
+def test_resume_drops_failures_of_pairs_that_now_succeeded(agent_url: str, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "in.jsonl", [task(0), task(1)])
+    out = tmp_path / "out.jsonl"
+    closed = bound_socket()  # the agent is down for the first run
+    summary = asyncio.run(
+        Collector(
+            {"toy_agent": [f"http://127.0.0.1:{closed.getsockname()[1]}"]},
+            out,
+            CollectOptions(agent="toy_agent", max_attempts=1, repeats=2),
+        ).run(rows)
+    )
+    closed.close()
+    assert summary.failed == 4
+    assert {f["failure"] for f in read(tmp_path / "out_failures.jsonl")} == {"unreachable"}
+    summary = collect(agent_url, rows, out, resume=True, repeats=2)
+    assert summary.written == 4
+    assert read(tmp_path / "out_failures.jsonl") == []
+    assert compute_metrics(out)["failures"] == {}
+
+
+def test_throughput_after_a_resume_counts_this_run_only(agent_url: str, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "in.jsonl", [task(i) for i in range(6)])
+    out = tmp_path / "out.jsonl"
+    collect(agent_url, rows, out, limit=4)
+    summary = collect(agent_url, rows, out, resume=True)
+    assert (summary.written, summary.skipped) == (2, 4)
+    metrics = compute_metrics(out, elapsed_s=4.0)
+    assert metrics["rollouts"] == 6
+    assert metrics["throughput_rollouts_per_s"] == pytest.approx(2 / 4.0)  # 2 rollouts in this run's 4 s
+    assert len({r["gymbox"]["run"] for r in read(out)}) == 2
+
+
+def test_an_agent_that_moved_is_found_again(agent_url: str, tmp_path: Path) -> None:
+    """An agent restarted on a new port: the old URL refuses, the collector asks where it went."""
+    rows = write_rows(tmp_path / "in.jsonl", [task(i) for i in range(6)])
+    out = tmp_path / "out.jsonl"
+    old = bound_socket()
+    looked_up = []
+
+    def where_now() -> dict[str, list[str]]:
+        looked_up.append(True)
+        return {"toy_agent": [agent_url]}
+
+    collector = Collector(
+        {"toy_agent": [f"http://127.0.0.1:{old.getsockname()[1]}"]},
+        out,
+        CollectOptions(agent="toy_agent", concurrency=3),
+        rediscover=where_now,
+    )
+    summary = asyncio.run(collector.run(rows))
+    old.close()
+    assert (summary.written, summary.failed) == (6, 0)
+    assert {r["gymbox"]["url"] for r in read(out)} == {agent_url}
+    assert 1 <= len(looked_up) <= 2  # once per interval, not once per failed rollout
+
+
+def test_a_dead_replica_is_taken_out_of_rotation(agent_url: str, tmp_path: Path) -> None:
+    """Of two replicas, one drops every connection attempt (a stopped container): nothing stalls on it."""
+    listener = bound_socket()
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+    rows = write_rows(tmp_path / "in.jsonl", [task(i) for i in range(20)])
+    out = tmp_path / "out.jsonl"
+    options = CollectOptions(agent="toy_agent", concurrency=4, connect_timeout_s=0.5, timeout_s=60)
+    try:
+        summary = asyncio.run(Collector({"toy_agent": [f"http://127.0.0.1:{port}", agent_url]}, out, options).run(rows))
+    finally:
+        for sock in [*fillers, listener]:
+            sock.close()
+    assert (summary.written, summary.failed) == (20, 0)
+    got = read(out)
+    assert {r["gymbox"]["url"] for r in got} == {agent_url}
+    assert any(r["gymbox"]["attempts"] > 1 for r in got)  # the first ones tried it, then it was out
+
+
+def test_a_lost_session_is_retried_as_a_new_episode_and_never_scored(tmp_path: Path) -> None:
+    calls: dict[int, int] = {}
+    agent = FastAPI()
+
+    @agent.post("/run")
+    async def run(row: dict) -> JSONResponse:  # a test double of an agent whose environment restarted
+        calls[row["id"]] = calls.get(row["id"], 0) + 1
+        if row["id"] == 1 or calls[row["id"]] == 1:
+            detail = {"kind": "infra_error", "failure": "session_lost"}
+            return JSONResponse({"error": "toy: unknown or expired session", "detail": detail}, status_code=502)
+        return JSONResponse({**row, "reward": 1.0, "status": "ok"})
+
+    rows = write_rows(tmp_path / "in.jsonl", [task(0), task(1)])
+    with serve_app(agent) as url:
+        summary = collect(url, rows, tmp_path / "out.jsonl", max_attempts=3)
+    assert (summary.written, summary.failed) == (1, 1)
+    [scored] = read(tmp_path / "out.jsonl")
+    assert (scored["id"], scored["reward"], scored["gymbox"]["attempts"]) == (0, 1.0, 2)
+    [failed] = read(tmp_path / "out_failures.jsonl")
+    assert (failed["_ng_task_index"], failed["status"], failed["failure"]) == (1, "infra_error", "session_lost")
+    assert "reward" not in failed
+    assert calls[1] == 3
+
+
+def test_sigterm_stops_cleanly_and_still_prints_the_summary(agent_url: str, tmp_path: Path) -> None:
+    rows = write_rows(tmp_path / "in.jsonl", [task(i, nap=0.05) for i in range(200)])
+    out = tmp_path / "out.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "gymbox.cli",
+        "rollout",
+        "-i",
+        str(rows),
+        "-o",
+        str(out),
+        "--url",
+        agent_url,
+        "-j",
+        "2",
+    ]
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while (not out.exists() or len(out.read_text().splitlines()) < 3) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    written = len(read(out))
+    assert 0 < written < 200
+    assert f"{written} rollouts written to {out}" in stdout
+    assert "rerun with --resume" in stderr

@@ -86,17 +86,15 @@ def rollout(
 
     Exit codes: 0 done; 3 more failed rollouts plus rejected rows than --max-failures; 130 interrupted.
     """
-    import asyncio
-
     from gymbox.cli import rollout_report as report
     from gymbox.cli.common import print_json
     from gymbox.cli.progress import RolloutProgress
     from gymbox.cli.stack_choice import choose_stack
-    from gymbox.collector.discovery import DIRECT_AGENT, find_agents
+    from gymbox.collector.discovery import DIRECT_AGENT, find_agents, stack_agents
     from gymbox.collector.metrics import compute_metrics, write_metrics
     from gymbox.collector.metrics_table import print_metrics
     from gymbox.collector.rows import count_lines
-    from gymbox.collector.runner import CollectOptions, Collector
+    from gymbox.collector.runner import CollectOptions, Collector, run_until_signalled
     from gymbox.collector.store import sibling
 
     stack_name = stack if url else choose_stack(stack, "rollout")
@@ -125,14 +123,12 @@ def rollout(
         typer.echo(f"collector metrics: http://127.0.0.1:{exporter.serve(metrics_port)}/metrics", err=True)
     with RolloutProgress(total) as progress:
         on_outcome = progress.update if exporter is None else exporter.chain(progress.update)
-        collector = Collector(agents, output, options, on_outcome=on_outcome)
+        # With a stack, agents that stop answering are looked up again (a restart moves a published port).
+        rediscover = None if url else lambda: stack_agents(stack_name or "")
+        collector = Collector(agents, output, options, on_outcome=on_outcome, rediscover=rediscover)
         if exporter is not None:
             exporter.watch(collector)
-        try:
-            summary = asyncio.run(collector.run(input))
-        except KeyboardInterrupt:
-            summary = collector.summary
-            summary.interrupted = True
+        summary = run_until_signalled(collector, input)  # Ctrl-C and SIGTERM still print the summary
     metrics = compute_metrics(
         output, pass_threshold=pass_threshold, elapsed_s=None if summary.interrupted else summary.elapsed_s
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from typing import Any
 from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows
 from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
 from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
-from gymbox.http_client import DownReplicas, PeerClient
+from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
 from gymbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ class CollectOptions:
     repeats: int = 1
     limit: int | None = None
     concurrency: int = 32
-    timeout_s: float = 600.0
+    timeout_s: float = 600.0  # per attempt
+    connect_timeout_s: float = CONNECT_TIMEOUT_S  # a replica that accepts no connection is out this soon
     max_attempts: int = 4
     strict: bool = False
     resume: bool = False
@@ -132,7 +134,9 @@ class Collector:
         self.summary = RunSummary()
         self.retry = options.retry_policy()
         # One attempt per request: the collector retries whole rollouts itself, on another replica if need be.
-        self.client = PeerClient(timeout_s=options.timeout_s, retry=RetryPolicy(attempts=1))
+        self.client = PeerClient(
+            timeout_s=options.timeout_s, connect_timeout_s=options.connect_timeout_s, retry=RetryPolicy(attempts=1)
+        )
         self.run_id = uuid.uuid4().hex[:12]  # stamped on every row: metrics tell this run from earlier ones
         self._input = ""
         self._lookup: asyncio.Task[None] | None = None
@@ -218,6 +222,7 @@ class Collector:
                         "_ng_rollout_index": repeat,
                         "status": RolloutStatus.INFRA_ERROR,
                         "error": f"collector error: {exc!r}",
+                        "file": self._input,
                         "line": task.line,
                         "gymbox": {"task_key": task.key, "run": self.run_id},
                     }
@@ -281,6 +286,7 @@ class Collector:
                 "status": exc.kind.status,
                 "failure": exc.kind,
                 "error": str(exc),
+                "file": self._input,
                 "line": task.line,
                 "gymbox": meta,
             }
@@ -338,3 +344,26 @@ class Collector:
 def _reward(body: dict[str, Any]) -> float | None:
     reward = body.get("reward")
     return float(reward) if isinstance(reward, int | float) else None
+
+
+def run_until_signalled(collector: Collector, input_path: Path) -> RunSummary:
+    """Run `collector` to the end, or until SIGINT or SIGTERM: then it stops cleanly (every finished rollout
+    is on disk) and the summary so far comes back, marked interrupted, for the caller to report."""
+
+    async def main() -> RunSummary:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await collector.run(input_path)
+        except asyncio.CancelledError:  # SIGTERM (or SIGINT, which asyncio.run turns into a cancel)
+            return collector.summary
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        collector.summary.interrupted = True
+        return collector.summary
