@@ -100,8 +100,6 @@ def _container(svc: Service, stack: str, port: int) -> dict[str, Any]:
     env = _env(svc, stack)
     if env:
         container["env"] = env
-    if svc.gymbox and svc.secrets:
-        container["envFrom"] = [{"secretRef": {"name": secret_name(stack), "optional": True}}]
     resources: dict[str, dict[str, Any]] = {}
     if svc.cpus:
         resources.setdefault("limits", {})["cpu"] = str(svc.cpus)

@@ -111,3 +111,19 @@ def test_vllm_gets_a_gpu_a_model_cache_claim_and_no_secret_in_the_file(
     assert token["valueFrom"]["secretKeyRef"]["name"] == secret_name("all")
     # The model download may take many minutes before the first health answer.
     assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 1800
+
+
+def test_the_api_key_reaches_only_the_model_servers_pod(tmp_path: Path) -> None:
+    docs, _ = _render(
+        tmp_path,
+        "openai",
+        ["policy_base_url=http://127.0.0.1:9/v1", "policy_api_key=sk-policy-0123456789", "policy_model_name=m"],
+    )
+    holders = {}
+    for name, deployment in _by_kind(docs, "Deployment").items():
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert "envFrom" not in container  # never the whole Secret
+        keys = [e["valueFrom"]["secretKeyRef"]["key"] for e in container.get("env", []) if "valueFrom" in e]
+        if keys:
+            holders[name] = keys
+    assert holders == {"policy_model": ["GYMBOX_SECRET_POLICY_MODEL_API_KEY"]}
