@@ -1,0 +1,114 @@
+"""`gymbox rollout` and `gymbox metrics` through the real executable: exit codes, failures and rejected rows
+shown, one vocabulary, --json. The agent is `fixed_answer_agent` (a test double) or a closed port."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from tests.cli_helpers import WEATHER_ROWS, fixed_answer_agent, gymbox
+
+ROWS = len(WEATHER_ROWS.read_text().splitlines())
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens once the socket is closed
+
+
+def _with_bad_line(tmp_path: Path) -> Path:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("this is not json\n" + WEATHER_ROWS.read_text())
+    return rows
+
+
+def _rollout(tmp_path: Path, url: str, *args: str, rows: Path = WEATHER_ROWS):  # type: ignore[no-untyped-def]
+    out = tmp_path / "out.jsonl"
+    return gymbox("rollout", "-i", str(rows), "-o", str(out), "--url", url, "--max-attempts", "1", *args)
+
+
+def test_every_rollout_failing_exits_3_and_shows_the_first_error(tmp_path: Path) -> None:
+    result = _rollout(tmp_path, _closed_port_url())
+    assert result.returncode == 3, result.stderr
+    assert f"0 rollouts written to {tmp_path / 'out.jsonl'}; {ROWS} failed, 0 rejected" in result.stdout
+    assert "first failure (infra_error" in result.stdout
+    assert str(tmp_path / "out_failures.jsonl") in result.stdout
+    assert f"failed {ROWS} rejected 0" in result.stderr  # the bar uses the summary's words
+    assert "more than --max-failures allows (0)" in result.stderr
+
+
+def test_max_failures_tolerates_a_count(tmp_path: Path) -> None:
+    result = _rollout(tmp_path, _closed_port_url(), "--max-failures", str(ROWS))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_rejected_row_is_shown_with_its_reason_and_fails_the_run(tmp_path: Path) -> None:
+    rows = _with_bad_line(tmp_path)
+    with fixed_answer_agent() as url:
+        result = _rollout(tmp_path, url, rows=rows)
+    assert result.returncode == 3, result.stderr
+    assert f"{ROWS} rollouts written" in result.stdout
+    assert "0 failed, 1 rejected" in result.stdout
+    assert f"  {rows}:1: not valid JSON" in result.stdout
+    assert f"every rejected row, with its reason: {tmp_path / 'out_rejects.jsonl'}" in result.stdout
+    assert "failed 0 rejected 1" in result.stderr  # a rejected row is not counted as failed
+    assert "0 failed + 1 rejected = 1" in result.stderr
+
+
+def test_max_failures_as_a_fraction_of_the_rollouts(tmp_path: Path) -> None:
+    with fixed_answer_agent() as url:
+        result = _rollout(tmp_path, url, "--max-failures", "0.5", rows=_with_bad_line(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_row_the_agent_refuses_is_rejected_with_the_agents_reason(tmp_path: Path) -> None:
+    with fixed_answer_agent(400, {"detail": {"kind": "invalid_row", "message": "no city in the row"}}) as url:
+        result = _rollout(tmp_path, url, "--limit", "1")
+    assert result.returncode == 3
+    assert "no city in the row" in result.stdout
+
+
+def test_json_summary(tmp_path: Path) -> None:
+    with fixed_answer_agent() as url:
+        result = _rollout(tmp_path, url, "--json", "--repeats", "2")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # stdout holds only the document; the bar is on stderr
+    assert (summary["written"], summary["failed"], summary["rejected"]) == (2 * ROWS, 0, 0)
+    assert summary["too_many_failures"] is False
+    assert summary["metrics"]["pass@2"] == 1.0
+    assert summary["files"]["rejects"] == str(tmp_path / "out_rejects.jsonl")
+
+
+def test_resume_shows_only_this_runs_rejects(tmp_path: Path) -> None:
+    rows = _with_bad_line(tmp_path)
+    with fixed_answer_agent() as url:
+        _rollout(tmp_path, url, rows=rows)
+        again = _rollout(tmp_path, url, "--resume", "--json", rows=WEATHER_ROWS)
+    summary = json.loads(again.stdout)
+    assert again.returncode == 0, again.stderr
+    assert summary["skipped"] == ROWS
+    assert summary["first_rejects"] == []
+
+
+def test_metrics_table_and_json(tmp_path: Path) -> None:
+    with fixed_answer_agent() as url:
+        assert _rollout(tmp_path, url).returncode == 0
+    out = tmp_path / "out.jsonl"
+    table = gymbox("metrics", str(out))
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.count("pass@1") == 1  # one repeat: pass@1 is pass@k, shown once
+    document = json.loads(gymbox("metrics", str(out), "--json").stdout)
+    assert document["rollouts"] == ROWS
+    assert len(document["per_task"]) == ROWS
+
+
+def test_metrics_of_no_rollouts_shows_no_pass_at_0(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = gymbox("metrics", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert "pass@0" not in result.stdout
+    assert "mean@0" not in result.stdout
