@@ -424,3 +424,20 @@ def test_serving_one_instance_needs_only_its_own_environment_variables(
         load_config([cfg], model="scripted", serving="judge")
     stack = load_config([cfg], model="scripted", serving="agent_a")
     assert stack.instance("agent_a").config.extra_fields()["max_steps"] == 3
+
+
+def test_the_cli_takes_hydra_overrides_as_trailing_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from gymbox.cli import app
+
+    monkeypatch.setenv("GYMBOX_ENVIRONMENTS_DIR", str(ROOT / "tests/fixtures/environments"))  # holds `toy`
+    cfg = write(tmp_path, "a.yaml", AGENT)
+    args = ["config", "-c", str(cfg), "-m", "scripted", "--set", "x=1"]
+    result = CliRunner().invoke(app, [*args, "+agent_a.responses_api_agents.simple_agent.max_steps=5", "++y=2", "~x"])
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["agent_a"]["responses_api_agents"]["simple_agent"]["max_steps"] == 5
+    assert shown["y"] == 2
+    assert "x" not in shown

@@ -19,7 +19,20 @@ ConfigFiles = Annotated[
 ]
 SetOverrides = Annotated[
     list[str] | None,
-    typer.Option("--set", metavar="KEY=VALUE", help="Override one value: key.path=value (repeatable, applied last)."),
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override one value: key.path=value, or Hydra's +key=value, ++key=value, ~key (repeatable, applied last).",
+    ),
+]
+TrailingOverrides = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="KEY=VALUE",
+        show_default=False,
+        help="Overrides as NeMo Gym command lines give them (key.path=value, +key=value, ++key=value, ~key); "
+        "the same as --set, applied after it.",
+    ),
 ]
 ModelName = Annotated[
     str | None,

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.options import BaseImage, CaBundle, ConfigFiles, EnvFile, ModelName, NewStackName, SetOverrides
+from gymbox.cli.options import (
+    BaseImage,
+    CaBundle,
+    ConfigFiles,
+    EnvFile,
+    ModelName,
+    NewStackName,
+    SetOverrides,
+    TrailingOverrides,
+)
 
 
 def render(
@@ -27,6 +36,7 @@ def render(
             "sandbox NetworkPolicies) beside them.",
         ),
     ] = "compose",
+    overrides: TrailingOverrides = None,
 ) -> None:
     """Render the stack's compose file, container config and .env (secrets, mode 600); print the folder.
 
@@ -39,7 +49,7 @@ def render(
     from gymbox.docker.render import default_stack_name
     from gymbox.docker.render import render as render_stack
 
-    stack = load_stack(config, set_, model, env_file)
+    stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file)
     options = build_options(ca_bundle, base, stack=stack)
     images = build_stack_images(stack, options) if build else planned_images(stack, options)
     rendered = render_stack(stack, name or default_stack_name(config, model), images)

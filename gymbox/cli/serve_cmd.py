@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.options import ConfigFiles, EnvFile, ModelName, SetOverrides
+from gymbox.cli.options import ConfigFiles, EnvFile, ModelName, SetOverrides, TrailingOverrides
 
 
 def serve(
@@ -20,6 +20,7 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(metavar="PORT", help="Port [default: the instance's port].")] = None,
     log_level: Annotated[str, typer.Option(metavar="LEVEL", help="uvicorn log level.")] = "info",
+    overrides: TrailingOverrides = None,
 ) -> None:
     """Serve one instance with uvicorn; peers are reached at the host:port the config gives them."""
     import uvicorn
@@ -28,7 +29,8 @@ def serve(
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
 
-    stack = load_stack(config, set_, model, env_file, serving=name)  # other instances' secrets may be unset
+    # serving=name: in a stack, this container holds only its own instance's secrets
+    stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file, serving=name)
     inst = stack.instance(name)
     app = build_app(stack, name)
     # One process per instance: episode state lives in memory, so scale with replicas, not workers.

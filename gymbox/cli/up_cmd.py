@@ -15,6 +15,7 @@ from gymbox.cli.options import (
     ModelName,
     NewStackName,
     SetOverrides,
+    TrailingOverrides,
     Verbose,
 )
 
@@ -39,6 +40,7 @@ def up(
     base: BaseImage = None,
     verbose: Verbose = False,
     json_output: JsonOutput = False,
+    overrides: TrailingOverrides = None,
 ) -> None:
     """Start the stack and wait for every container's healthcheck, showing each service's state as it
     changes (on stderr); then print where the agents listen.
@@ -57,7 +59,7 @@ def up(
     from gymbox.docker.status_table import service_rows, stack_table
     from gymbox.docker.wait import progress_to
 
-    stack = load_stack(config, set_, model, env_file)
+    stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file)
     stack_name = name or default_stack_name(config, model)
     options = build_options(ca_bundle, base, stack=stack, verbose=verbose)
     console = Console(stderr=True)
