@@ -34,7 +34,7 @@ DEFAULT_PORT_BASE = 18000
 # and not passed to gymbox's implementations (unless one declares the field itself).
 NEMO_GYM_FIELDS = frozenset({"entrypoint", "domain", "verified", "verified_url", "description", "value", "license"})
 # Interpolations expand shared values like YAML aliases do; this bounds the values one config may expand to.
-MAX_INTERPOLATED_VALUES = 1_000_000
+MAX_INTERPOLATED_VALUES = 200_000
 # `${...}`; `$${` is an escaped, literal `${`.
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^${}]*)\}")
 _REFERENCE = re.compile(r"[A-Za-z_][\w.\-]*")

@@ -111,3 +111,15 @@ def test_an_instance_built_from_a_merge_key_loads(tmp_path: Path) -> None:
     fields = load_config([path], model="scripted").instance("agent_a").config.extra_fields()
     assert fields["max_steps"] == 3
     assert fields["model_server"] == {"type": "responses_api_models", "name": "policy_model"}
+
+
+def test_interpolations_that_expand_like_a_billion_laughs_are_refused(tmp_path: Path) -> None:
+    from gymbox.config import MAX_INTERPOLATED_VALUES
+
+    lines = ["a0: [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, 10):
+        ref = '"${a' + str(i - 1) + '}"'  # quoted: `{` cannot start a plain value in a flow list
+        lines.append(f"a{i}: [{', '.join([ref] * 9)}]")
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=rf"c\.yaml:\d+: a\d.*more than {MAX_INTERPOLATED_VALUES:,} values"):
+        load_config([path])
