@@ -236,17 +236,17 @@ class Override:
             child = node.get(part)
             if not isinstance(child, dict):
                 if self.delete:
-                    raise ConfigError(f"--set {self.text}: {dotted(self.path[: i + 1])} is not in the config")
+                    raise ConfigError(f"override {self.text}: {dotted(self.path[: i + 1])} is not in the config")
                 child = node[part] = {}
             node = child
         last = self.path[-1]
         if self.delete:
             if last not in node:
-                raise ConfigError(f"--set {self.text}: {dotted(self.path)} is not in the config")
+                raise ConfigError(f"override {self.text}: {dotted(self.path)} is not in the config")
             del node[last]
             return
         node[last] = self.value
-        origins[self.path] = f"--set {self.text.split('=', 1)[0]}"
+        origins[self.path] = f"override {self.text.split('=', 1)[0]}"
 
 
 def parse_override(item: str) -> Override:
@@ -259,11 +259,12 @@ def parse_override(item: str) -> Override:
     delete = text.startswith("~")
     body = text[1:] if delete else text.removeprefix("++").removeprefix("+")
     if "=" not in body and not delete:
-        raise ConfigError(f"--set {item!r}: expected key.path=value (or +key=value, ++key=value, ~key)")
+        hint = "; give each config file its own -c" if text.endswith((".yaml", ".yml")) else ""
+        raise ConfigError(f"override {item!r}: expected key.path=value (or +key=value, ++key=value, ~key){hint}")
     key, _, raw = body.partition("=")
     path = tuple(part for part in key.strip().split(".") if part)
     if not path:
-        raise ConfigError(f"--set {item!r}: empty key path")
+        raise ConfigError(f"override {item!r}: empty key path")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

@@ -135,6 +135,8 @@ def check_fields(
         try:
             cls = server_class(inst, environments)
         except ImportError:
+            if (inst.role, inst.implementation) in BUILTINS:
+                raise
             continue
         validate_fields(inst, cls.Config, stack.where)
 

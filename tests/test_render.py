@@ -359,7 +359,7 @@ def test_sandbox_limits_come_from_its_config(tmp_path: Path) -> None:
 
 
 def test_a_bad_sandbox_field_names_the_file_and_field(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"--set code_sandbox.*max_concurency: unknown field.*'max_concurrency'"):
+    with pytest.raises(ConfigError, match=r"override code_sandbox.*max_concurency: unknown field.*'max_concurrency'"):
         _code_exec(tmp_path, "code_sandbox.sandboxes.python_sandbox.max_concurency=2")
 
 
