@@ -254,6 +254,14 @@ async def test_persistent_500_becomes_502(double, proxy) -> None:
     assert len(double.requests) == 3
 
 
+async def test_an_upstream_that_says_do_not_retry_is_not_retried(double, proxy) -> None:
+    double.reply(error(503, "draining", headers={"x-should-retry": "false"}))
+    with proxy(max_retries=3) as url:
+        answer = httpx.post(f"{url}/v1/responses", json={"input": "hi"})
+    assert answer.status_code == 502
+    assert len(double.requests) == 1
+
+
 async def test_unreachable_upstream_becomes_502() -> None:
     closed = bound_socket()
     port = closed.getsockname()[1]
@@ -485,6 +493,21 @@ async def test_responses_mode_passes_through(double, proxy, client) -> None:
     assert recorded.body["model"] == "served-model"
     assert recorded.body["input"] == "Say hello in French."
     assert (recorded.body["temperature"], recorded.body["top_p"]) == (0.2, 0.5)  # the request wins
+
+
+async def test_pass_through_answers_are_the_upstreams_own(double, proxy) -> None:
+    upstream_response = completion_as_response("Bonjour.")
+    upstream_response["output"][0] |= {
+        "prompt_token_ids": [1, 2, 3],
+        "generation_token_ids": [9],
+        "generation_log_probs": [-0.5],
+    }
+    double.reply(upstream_response, completion("hi", prompt_token_ids=[4, 5]))
+    with proxy(api="responses") as url:
+        passed = httpx.post(f"{url}/v1/responses", json={"input": "hi"})
+        chat = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+    assert passed.json() == upstream_response  # token ids and all, untouched
+    assert chat.json()["prompt_token_ids"] == [4, 5]
 
 
 async def test_auto_mode_falls_back_to_chat_once(double, proxy, client) -> None:

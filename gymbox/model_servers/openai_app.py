@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
@@ -138,4 +138,10 @@ CHAT_STREAM_END = b"data: [DONE]\n\n"
 def sse_response(
     body: Iterable[bytes] | AsyncIterable[bytes], media_type: str = "text/event-stream"
 ) -> StreamingResponse:
+    """Events passed on as they arrive."""
     return StreamingResponse(body, media_type=media_type, headers=SSE_HEADERS)
+
+
+def sse_whole(events: Iterable[bytes]) -> Response:
+    """Events known in advance, sent as one body: the client reads the same stream, the server writes once."""
+    return Response(b"".join(events), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,7 +1,8 @@
 """Model servers that proxy to any OpenAI-compatible endpoint: `openai_model` and `vllm_model`.
 
 Routes: `POST /v1/responses` (Responses API; passed through, or converted to Chat Completions for
-backends without it, see `chat_convert`), `POST /v1/chat/completions` (passed through), `GET /health`.
+backends without it, see `chat_convert`), `POST /v1/chat/completions` (passed through), both streaming
+or not; `GET /v1/models` (the configured model), `GET /health`.
 
 What the proxy does to every request before it goes upstream:
 - `model` is replaced with the configured model;
@@ -10,25 +11,30 @@ What the proxy does to every request before it goes upstream:
 - `extra_body` fills in fields the request does not set (a field the request sets wins);
 - with `return_token_ids`, vLLM is asked for token ids and logprobs (see `_TOKEN_ID_PARAMS`).
 
-Upstream 408/409/429/5xx answers and connection errors are retried by the `openai` client itself
+Answers that need no conversion (`api: responses`, `/v1/chat/completions`) go back as the upstream's
+bytes, unparsed; streams (`stream: true`) are relayed chunk by chunk. A streaming Responses request over
+`api: chat` is answered with events made from the converted answer (`stream_events`).
+
+Upstream 408/409/429/5xx answers and connection errors are retried with the `openai` client's policy
 (exponential backoff from 0.5 s, capped at 8 s, with up to 25 % jitter, honouring `retry-after(-ms)`),
-`max_retries` times. Then the proxy answers:
-- 502 `{"error", "detail": {"kind": "upstream_unavailable"}}` — an infrastructure failure;
-- 400 `{"error", "detail": {"kind": "context_length_exceeded"}}` — the model's episode is over;
-- any other upstream 4xx with the same status (`kind: upstream_error`).
+`max_retries` times (see `upstream`). Then the proxy answers, in OpenAI's error shape (`openai_app`):
+- 502, code `upstream_unavailable` — an infrastructure failure;
+- 400, code `context_length_exceeded` — the model's episode is over;
+- any other upstream 4xx with the same status (code `upstream_error`).
+`detail.kind` repeats the code for gymbox's agent. A streaming request gets these before any event.
 The api key is never logged, and scrubbed from any upstream message passed on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
-from typing import Any, Literal, overload
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from typing import Any, Literal
 
-import openai
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,8 +49,10 @@ from gymbox.model_servers.openai_app import (
     json_object,
     response_event_bytes,
     sse_response,
+    sse_whole,
 )
 from gymbox.model_servers.stream_events import response_events
+from gymbox.model_servers.upstream import UpstreamClient, UpstreamStatusError, UpstreamUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +120,7 @@ class OpenAIModelServer:
         self.stack = stack
         self.base_url = self._base_url()
         self._api = self.config.api  # "auto" becomes "responses" or "chat" after the first answer
-        self._client: openai.AsyncOpenAI | None = None
+        self._upstream: UpstreamClient | None = None
         self._limit = asyncio.Semaphore(self.config.max_concurrency) if self.config.max_concurrency else None
         self._warned_no_tokens = False
 
@@ -122,39 +130,44 @@ class OpenAIModelServer:
 
     # ------------------------------------------------------------------ the upstream client
 
-    def client(self) -> openai.AsyncOpenAI:
-        """The shared upstream client, made on first use (aiohttp needs a running event loop)."""
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.config.api_key,
+    def upstream(self) -> UpstreamClient:
+        """The shared upstream client (its aiohttp session is made on first use, in the running loop)."""
+        if self._upstream is None:
+            self._upstream = UpstreamClient(
+                self.base_url,
+                self.config.api_key,
                 max_retries=self.config.max_retries,
-                timeout=self.config.timeout_s,
-                # httpx's pool collapses under concurrency (DESIGN.md §8); aiohttp holds.
-                http_client=openai.DefaultAioHttpClient(),
+                timeout_s=self.config.timeout_s,
             )
-        return self._client
+        return self._upstream
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        if self._upstream is not None:
+            await self._upstream.close()
+            self._upstream = None
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST upstream and parse the answer (for a completion the proxy converts)."""
-        async with self._limit or nullcontext():
-            answer = await self._request(path, body, cast_to=object)
+        raw = await self._send(path, body)
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = None
         if not isinstance(answer, dict):
             raise self._not_json(path)
         return answer
 
     async def _forward(self, path: str, body: dict[str, Any]) -> Response:
         """POST upstream and answer with its JSON bytes as they are: no parsing and re-serializing."""
-        async with self._limit or nullcontext():
-            raw = await self._request(path, body, cast_to=bytes)
+        raw = await self._send(path, body)
         if not raw.lstrip().startswith(b"{"):
             raise self._not_json(path)
         return Response(raw, media_type="application/json")
+
+    async def _send(self, path: str, body: dict[str, Any]) -> bytes:
+        async with self._limit or nullcontext():
+            with self._upstream_errors(path):
+                return await self.upstream().post(path, body)
 
     async def _relay(self, path: str, body: dict[str, Any]) -> StreamingResponse:
         """Open an upstream stream (its errors answer as usual) and pass its bytes on as they arrive.
@@ -165,48 +178,35 @@ class OpenAIModelServer:
             await self._limit.acquire()
         release = _Once(self._limit.release if self._limit is not None else None)
         try:
-            stream = await self._request(path, body, cast_to=object, stream=True)
+            with self._upstream_errors(path):
+                answer = await self.upstream().open(path, body)
         except BaseException:
             release()
             raise
-        upstream = stream.response
 
         async def relay() -> AsyncIterator[bytes]:
             try:
-                async for chunk in upstream.aiter_bytes():
+                async for chunk in answer.content.iter_any():
                     yield chunk
             except Exception as exc:  # the status was sent long ago: all that is left is to end the stream
-                log.warning("%s: the stream from %s%s broke off: %s", self.name, self.base_url, path, exc)
+                log.warning("%s: the stream from %s%s broke off: %r", self.name, self.base_url, path, exc)
             finally:
-                await upstream.aclose()
+                answer.release()
                 release()
 
-        media_type = upstream.headers.get("content-type", "text/event-stream")
-        response = sse_response(relay(), media_type=media_type)
+        response = sse_response(relay(), media_type=answer.headers.get("content-type", "text/event-stream"))
         response.background = BackgroundTask(release)  # a stream that never started still frees its slot
         return response
 
-    @overload
-    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[bytes]) -> bytes: ...
-    @overload
-    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[object]) -> object: ...
-    @overload
-    async def _request(
-        self, path: str, body: dict[str, Any], *, cast_to: type[object], stream: Literal[True]
-    ) -> openai.AsyncStream[object]: ...
-
-    async def _request(self, path: str, body: dict[str, Any], *, cast_to: type[Any], stream: bool = False) -> Any:
-        """One upstream call, retried by the `openai` client; failures become `ModelServerError`s."""
+    @contextmanager
+    def _upstream_errors(self, path: str) -> Iterator[None]:
+        """Upstream failures as the answers the module docstring lists."""
         try:
-            if stream:
-                return await self.client().post(
-                    path, body=body, cast_to=cast_to, stream=True, stream_cls=openai.AsyncStream[object]
-                )
-            return await self.client().post(path, body=body, cast_to=cast_to)
-        except openai.APIStatusError as exc:
+            yield
+        except UpstreamStatusError as exc:
             raise self._status_error(exc) from None
-        except openai.APIConnectionError as exc:
-            message = f"model server {self.base_url} unreachable after {self.config.max_retries} retries: {exc}"
+        except UpstreamUnreachable as exc:
+            message = f"model server {self.base_url}{path} unreachable after {self.config.max_retries} retries: {exc}"
             log.warning("%s: %s", self.name, message)
             raise ModelServerError(message, 502, code="upstream_unavailable") from None
 
@@ -217,10 +217,9 @@ class OpenAIModelServer:
             code="upstream_unavailable",
         )
 
-    def _status_error(self, exc: openai.APIStatusError) -> ModelServerError:
-        status = exc.status_code
-        body = exc.body if isinstance(exc.body, dict) else {}
-        message = self._scrub(str(body.get("message") or exc.message))
+    def _status_error(self, exc: UpstreamStatusError) -> ModelServerError:
+        status, body = exc.status, exc.body
+        message = self._scrub(exc.message)
         if status in (400, 413) and (body.get("code") == "context_length_exceeded" or _CONTEXT_LENGTH.search(message)):
             return ModelServerError(f"context length exceeded: {message}", 400, code="context_length_exceeded")
         if status in _RETRIED_STATUSES or status >= 500:
@@ -278,7 +277,7 @@ class OpenAIModelServer:
                 return answer
         response = await self._response_via_chat(body, params)
         if stream:
-            return sse_response(response_event_bytes(event) for event in response_events(response))
+            return sse_whole(response_event_bytes(event) for event in response_events(response))
         return JSONResponse(response)
 
     async def _response_via_chat(self, body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from gymbox.model_servers.openai_app import (
     create_model_app,
     json_object,
     response_event_bytes,
-    sse_response,
+    sse_whole,
 )
 from gymbox.model_servers.stream_events import completion_chunks, response_events
 from gymbox.protocol import input_items
@@ -96,7 +96,7 @@ class ScriptedModelServer:
             params = await json_object(request)
             response = self.respond(params)
             if params.get("stream"):
-                return sse_response(response_event_bytes(event) for event in response_events(response))
+                return sse_whole(response_event_bytes(event) for event in response_events(response))
             return JSONResponse(response)
 
         @app.post("/v1/chat/completions")
@@ -106,7 +106,7 @@ class ScriptedModelServer:
             if params.get("stream"):
                 include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
                 chunks = completion_chunks(completion, include_usage=include_usage)
-                return sse_response([*(chat_chunk_bytes(chunk) for chunk in chunks), CHAT_STREAM_END])
+                return sse_whole([*(chat_chunk_bytes(chunk) for chunk in chunks), CHAT_STREAM_END])
             return JSONResponse(completion)
 
         return app

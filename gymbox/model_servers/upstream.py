@@ -1,0 +1,150 @@
+"""The proxy's client of its upstream OpenAI-compatible server: aiohttp, JSON bytes in and out, retries.
+
+Not the `openai` client: per call it builds pydantic request options, an httpx URL, headers and request,
+and runs them through an httpx transport over aiohttp. A proxy sends one JSON body and passes bytes on;
+`benchmarks/bench_model_proxy.py` measured that machinery at about a third of the proxy's CPU time per
+request. aiohttp, because httpx's pool collapses under concurrency and aiohttp's holds (see
+`gymbox.http_client`).
+
+Retries follow the `openai` client's policy, so the proxy behaves as it did: 408, 409, 429, 5xx and
+connection errors or timeouts are retried `max_retries` times; `x-should-retry: true|false` decides when
+sent; the wait is `retry-after-ms` or `retry-after` (seconds or an HTTP date) when 0 < wait <= 60 s,
+else exponential backoff from 0.5 s capped at 8 s, minus up to 25 % jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from gymbox.http_client import CLIENT_KEEP_ALIVE_S
+
+_INITIAL_DELAY_S, _MAX_DELAY_S, _MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
+_RETRIED_STATUSES = frozenset({408, 409, 429})
+
+
+class UpstreamStatusError(Exception):
+    """The upstream answered an error status (after any retries)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status = status
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        # OpenAI and recent vLLM nest the error; older vLLM sends it flat.
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        self.body: dict[str, Any] = error if isinstance(error, dict) else parsed if isinstance(parsed, dict) else {}
+        message = self.body.get("message")
+        self.message = message if isinstance(message, str) else body.decode(errors="replace")[:1000]
+        super().__init__(f"{status}: {self.message}")
+
+
+class UpstreamUnreachable(Exception):
+    """No answer: connection refused or reset, or a timeout (after any retries)."""
+
+
+class UpstreamClient:
+    """POST JSON to one OpenAI-compatible base URL over a pooled aiohttp session, made on first use."""
+
+    def __init__(self, base_url: str, api_key: str, *, max_retries: int, timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        # A per-read timeout, as the openai client's: a long generation or stream is fine while bytes flow.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "gymbox"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=CLIENT_KEEP_ALIVE_S)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(self, path: str, body: dict[str, Any]) -> bytes:
+        """The upstream's 2xx answer body; raises `UpstreamStatusError` or `UpstreamUnreachable`."""
+        answer = await self.open(path, body)
+        try:
+            return await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamUnreachable(f"the answer from {self.base_url}{path} broke off: {exc!r}") from None
+        finally:
+            answer.release()
+
+    async def open(self, path: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        """Send, retrying as the module docstring says, and return the 2xx answer unread.
+
+        The caller reads it (`.read()`, or `.content` for a stream) and then calls `.release()`.
+        """
+        data = json.dumps(body).encode()
+        url = f"{self.base_url}{path}"
+        for attempt in range(self.max_retries + 1):
+            retries_left = attempt < self.max_retries
+            try:
+                answer = await self.session.post(url, data=data, headers=self._headers)
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                if not retries_left:
+                    raise UpstreamUnreachable(f"{exc!r}") from None
+                await asyncio.sleep(_backoff(attempt, {}))
+                continue
+            if answer.status < 300:
+                return answer
+            try:
+                error_body = await answer.read()
+            except (aiohttp.ClientError, TimeoutError):
+                error_body = b""
+            finally:
+                answer.release()
+            if not (retries_left and _should_retry(answer.status, answer.headers)):
+                raise UpstreamStatusError(answer.status, error_body)
+            await asyncio.sleep(_backoff(attempt, answer.headers))
+        raise AssertionError("unreachable")
+
+
+def _should_retry(status: int, headers: Mapping[str, str]) -> bool:
+    retry_after = _retry_after_s(headers)
+    if retry_after is not None and retry_after > _MAX_RETRY_AFTER_S:
+        return False
+    explicit = headers.get("x-should-retry")
+    if explicit in ("true", "false"):
+        return explicit == "true"
+    return status in _RETRIED_STATUSES or status >= 500
+
+
+def _backoff(attempt: int, headers: Mapping[str, str]) -> float:
+    retry_after = _retry_after_s(headers)
+    if retry_after is not None and 0 < retry_after <= _MAX_RETRY_AFTER_S:
+        return retry_after
+    return min(_INITIAL_DELAY_S * 2.0**attempt, _MAX_DELAY_S) * (1 - 0.25 * random.random())
+
+
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return float(value) / divisor
+            except ValueError:
+                pass
+    date = headers.get("retry-after")
+    parsed = email.utils.parsedate_tz(date) if date else None
+    if parsed is None:
+        return None
+    return email.utils.mktime_tz(parsed) - time.time()
