@@ -1,7 +1,7 @@
 """Host runs of the environments' tests.
 
 Each environment pins its own dependencies, and two environments may pin different versions of one
-package (math and math_v07), so no single venv can hold them all. On the host, an environment whose
+package, so no single venv can hold them all. On the host, an environment whose
 `requirements.txt` this venv does not satisfy is not collected here; it is tested inside its own image
 by `gymbox test-env NAME`, which tests/docker/test_test_env.py runs for every environment.
 """

@@ -142,13 +142,16 @@ class EnvironmentStack:
 
 @contextmanager
 def environment_stack(env_dir: Path, model: str = "scripted") -> Iterator[EnvironmentStack]:
-    """Serve an environment folder's configs with a built-in model (default: the scripted test double).
+    """Serve an environment folder's config with a built-in model (default: the scripted test double).
 
     Works from any directory and inside the environment's own image: the folder's parent is taken as
-    the environments dir, and the folder's name is the environment's. The configs must define one agent.
+    the environments dir, and the folder's name is the environment's. The config is `configs/<name>.yaml`
+    (other files there are further instances, e.g. another build of the environment), else every
+    `configs/*.yaml`; it must define one agent.
     """
     env_dir = Path(env_dir).resolve()
-    configs = sorted((env_dir / "configs").glob("*.yaml"))
+    own = env_dir / "configs" / f"{env_dir.name}.yaml"
+    configs = [own] if own.is_file() else sorted((env_dir / "configs").glob("*.yaml"))
     stack = load_config(configs, model=model, assign_ports=False, env_file=_NO_ENV_FILE)
     agents = [inst.name for inst in stack.by_role(Role.RESPONSES_API_AGENTS)]
     if len(agents) != 1:

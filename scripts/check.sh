@@ -11,3 +11,5 @@ step "ruff check"
 .venv/bin/ruff check .
 step "mypy --strict gymbox"
 .venv/bin/mypy --strict gymbox
+step "mypy --strict on every environment, each as its package gymbox_env_<name>"
+.venv/bin/python scripts/mypy_environments.py

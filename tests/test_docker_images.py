@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from gymbox.config import load_config
 from gymbox.docker import client
 from gymbox.docker.bootstrap import host_mirror
 from gymbox.docker.context import BuildContext
-from gymbox.docker.images import env_spec, resolve_ca_bundle
+from gymbox.docker.images import env_spec, environment_images, resolve_ca_bundle
 from gymbox.errors import ConfigError, DockerError
 
 
@@ -44,6 +45,21 @@ def test_env_tag_follows_the_runtime_and_the_target(envs: Path) -> None:
     tag = env_spec("demo", "gymbox/runtime:aaa").tag
     assert env_spec("demo", "gymbox/runtime:bbb").tag != tag
     assert env_spec("demo", "gymbox/runtime:aaa", target="test").tag != tag
+
+
+def test_two_instances_of_one_environment_with_other_build_args_run_two_images(envs: Path) -> None:
+    config = envs / "two.yaml"
+    config.write_text(
+        "one:\n  resources_servers:\n    demo: {}\n"
+        "two:\n  resources_servers:\n    demo:\n      build_args: {VERSION: 0.7.0}\n"
+    )
+    stack = load_config([config], assign_ports=False, env_file=Path("/dev/null"))
+    images = environment_images(stack)
+    assert [image.key for image in images] == ["demo", "demo[VERSION=0.7.0]"]
+    specs = [env_spec(image.name, "r:1", build_args=dict(image.build_args)) for image in images]
+    assert specs[1].build_args == {"VERSION": "0.7.0", "RUNTIME_IMAGE": "r:1"}  # passed as --build-arg
+    assert specs[0].tag.partition(":")[0] == specs[1].tag.partition(":")[0] == "gymbox/env-demo"
+    assert specs[0].tag != specs[1].tag  # the build args are part of the tag
 
 
 def test_caches_never_reach_the_context_or_the_tag(envs: Path) -> None:

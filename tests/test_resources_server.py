@@ -238,7 +238,9 @@ def test_type_arguments_name_the_config_row_and_verify_models() -> None:
 
 
 def test_a_body_annotation_the_type_arguments_do_not_cover_is_refused() -> None:
-    with pytest.raises(TypeError, match=r"verify takes body: Check, but the class validates that body as VerifyRequest"):
+    with pytest.raises(
+        TypeError, match=r"verify takes body: Check, but the class validates that body as VerifyRequest"
+    ):
 
         class Undeclared(ResourcesServer[Settings, Seed]):  # type: ignore[type-arg]
             async def verify(self, body: Check, session: Session) -> float:  # type: ignore[override]

@@ -258,6 +258,20 @@ def test_the_generated_code_is_ruff_clean(quiz: ScaffoldedEnvironment, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_generated_environment_passes_mypy_strict_as_it_stands(quiz: ScaffoldedEnvironment, tmp_path: Path) -> None:
+    """Checked as gymbox imports it (package `gymbox_env_<name>`), app, tests and all, as scripts/check.sh does."""
+    long = scaffold_environment("long_names", [LONG_TOOL], tmp_path)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "mypy_environments.py"), str(quiz.path), str(long.path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
 def test_data_validate_checks_the_example_rows_and_names_the_missing_splits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

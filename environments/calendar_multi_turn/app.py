@@ -297,7 +297,8 @@ class CalendarVerifyRequest(CalendarTask, VerifyRequest):
 
 
 def calendar(session: Session) -> list[Event]:
-    return session.state.setdefault(EVENTS, [])
+    events: list[Event] = session.state.setdefault(EVENTS, [])
+    return events
 
 
 class CalendarMultiTurnServer(ResourcesServer[CalendarConfig, CalendarTask, CalendarVerifyRequest]):

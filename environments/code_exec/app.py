@@ -103,7 +103,8 @@ def same_value(got: Any, expected: Any) -> bool:
 
 def read_results(stdout: str, nonce: str, count: int) -> tuple[bool, list[dict[str, Any] | None]]:
     """(loaded, one harness record per test or None where none came), from the harness's lines only."""
-    loaded, results = False, [None] * count
+    loaded = False
+    results: list[dict[str, Any] | None] = [None] * count
     for line in stdout.splitlines():
         if not line.startswith(nonce):
             continue

@@ -23,12 +23,12 @@ SINK = io.StringIO()
 MAX_VALUE_CHARS = 2_000
 
 
-def report(record):
+def report(record: dict[str, object]) -> None:
     RESULTS.write(NONCE + json.dumps(record) + "\n")
     RESULTS.flush()
 
 
-def as_json(value):
+def as_json(value: object) -> object:
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
@@ -36,20 +36,20 @@ def as_json(value):
     return value if len(text) <= MAX_VALUE_CHARS else {"__too_long__": len(text)}
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def on_alarm(signum, frame):
+def on_alarm(signum: int, frame: object) -> None:
     raise TimeoutError(f"call took longer than {SPEC['test_timeout_s']} s")
 
 
-def main():
+def main() -> None:
     sys.setrecursionlimit(10_000)
     sys.path.insert(0, os.getcwd())  # `python -I` leaves the script's folder off the path
     try:
         with contextlib.redirect_stdout(SINK), contextlib.redirect_stderr(SINK):
-            import solution
+            import solution  # type: ignore[import-not-found]  # the submission, beside this file
         function = getattr(solution, SPEC["entry_point"])
         if not callable(function):
             raise TypeError(f"{SPEC['entry_point']} is not a function")

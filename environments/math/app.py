@@ -7,8 +7,8 @@ math-verify finds it equal to the expected answer: `3/4`, `\\frac{3}{4}` and `0.
 
 math-verify runs in worker processes (grader.py), never in the server's own threads: its time limits use
 SIGALRM, which only a main thread can take, and a worker stuck on hostile input is killed and replaced. The
-verify response says which math-verify release graded it (`math_verify_version`), since the environments
-`math` and `math_v07` are the same code pinned to different releases.
+verify response says which math-verify release graded it (`math_verify_version`): the release is a build
+arg of the image, and one stack can run this environment built with two (configs/math_v07.yaml).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def schema_problem(schema_json: str) -> str | None:
     try:
         Draft202012Validator.check_schema(json.loads(schema_json))
     except SchemaError as exc:
-        return exc.message
+        return str(exc.message)
     return None
 
 
@@ -66,7 +66,8 @@ class SchemaTask(RunRequest):
 
     @property
     def json_schema(self) -> dict[str, Any]:
-        return (self.model_extra or {})["schema"]
+        schema: dict[str, Any] = (self.model_extra or {})["schema"]
+        return schema
 
 
 class SchemaVerifyRequest(SchemaTask, VerifyRequest):

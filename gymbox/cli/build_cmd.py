@@ -32,11 +32,11 @@ def build(
     Prints the tags. With neither -c nor -e, builds the runtime image only.
     """
     from gymbox.cli.common import build_options, load_stack
-    from gymbox.docker.images import build_images, environments_of
+    from gymbox.docker.images import EnvImage, build_images, environment_images
 
     stack = load_stack(config, set_, model, env_file) if (config or model) else None
     options = build_options(ca_bundle, base, stack=stack, no_cache=no_cache, verbose=verbose)
-    envs = set(env or []) | set(environments_of(stack) if stack else [])
+    envs: list[str | EnvImage] = [*(env or []), *(environment_images(stack) if stack else [])]
     images = build_images(options, envs)
     typer.echo(images.runtime)
     for tag in images.environments.values():

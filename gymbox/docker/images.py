@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gymbox.config import ResolvedConfig
+from gymbox.config import ResolvedConfig, ServerInstance
 from gymbox.docker import client
 from gymbox.docker.context import BuildContext
 from gymbox.errors import ConfigError, DockerError
@@ -174,10 +174,37 @@ def env_dir(name: str) -> Path:
     return path
 
 
-def env_spec(name: str, runtime_tag: str, *, target: str = ENV_TARGET) -> ImageSpec:
+def env_spec(
+    name: str, runtime_tag: str, *, target: str = ENV_TARGET, build_args: Mapping[str, str] | None = None
+) -> ImageSpec:
     ctx = BuildContext()
     ctx.add_tree(env_dir(name), "")
-    return ImageSpec(f"gymbox/env-{name}", ctx, {RUNTIME_ARG: runtime_tag}, target=target)
+    return ImageSpec(f"gymbox/env-{name}", ctx, {**(build_args or {}), RUNTIME_ARG: runtime_tag}, target=target)
+
+
+@dataclass(frozen=True)
+class EnvImage:
+    """An environment image: its folder, and the build args a resources server's `build_args` gives it."""
+
+    name: str
+    build_args: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """`math`, or `math[MATH_VERIFY_VERSION=0.7.0]`: its key in `StackImages.environments`."""
+        args = ",".join(f"{k}={v}" for k, v in self.build_args)
+        return f"{self.name}[{args}]" if args else self.name
+
+
+def env_image(inst: ServerInstance) -> EnvImage:
+    """The image a (gymbox) resources server runs: its environment folder, built with its `build_args`."""
+    raw = inst.config.extra_fields().get("build_args") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, str | int | float) for v in raw.values()):
+        raise ConfigError(
+            f"{inst.source}: {inst.name}: build_args must map the Dockerfile's ARG names to values, "
+            "e.g. build_args: {MATH_VERIFY_VERSION: '0.7.0'}"
+        )
+    return EnvImage(inst.implementation, tuple(sorted((str(k), str(v)) for k, v in raw.items())))
 
 
 def test_spec(name: str, runtime_tag: str) -> ImageSpec:
@@ -187,16 +214,23 @@ def test_spec(name: str, runtime_tag: str) -> ImageSpec:
     return spec
 
 
-def environments_of(stack: ResolvedConfig) -> list[str]:
-    """The environment folders whose images a stack runs: its resources servers' implementations, and
-    the environments its sandboxes borrow an image from (`environment:`)."""
+def environment_images(stack: ResolvedConfig) -> list[EnvImage]:
+    """The environment images a stack runs: its resources servers' (one per folder and build args), and
+    those of the environments its sandboxes borrow an image from (`environment:`)."""
     from gymbox.nemo.servers import is_nemo_server
 
-    names = {inst.implementation for inst in stack.by_role(Role.RESOURCES_SERVERS) if not is_nemo_server(inst)}
-    names |= {
-        str(env) for inst in stack.by_role(Role.SANDBOXES) if (env := inst.config.extra_fields().get("environment"))
+    found = {env_image(inst) for inst in stack.by_role(Role.RESOURCES_SERVERS) if not is_nemo_server(inst)}
+    found |= {
+        EnvImage(str(env))
+        for inst in stack.by_role(Role.SANDBOXES)
+        if (env := inst.config.extra_fields().get("environment"))
     }
-    return sorted(names)
+    return sorted(found, key=lambda image: image.key)
+
+
+def environments_of(stack: ResolvedConfig) -> list[str]:
+    """The keys of `environment_images(stack)`: environment names, with build args where given."""
+    return [image.key for image in environment_images(stack)]
 
 
 # ------------------------------------------------------------------------------------------ building
@@ -253,15 +287,17 @@ def build(spec: ImageSpec, options: BuildOptions) -> str:
 @dataclass
 class StackImages:
     runtime: str
-    environments: dict[str, str]  # environment name -> tag
+    environments: dict[str, str]  # EnvImage.key (the environment's name, plus build args if any) -> tag
     nemo: dict[str, str] = field(default_factory=dict)  # NeMo Gym server instance name -> tag
 
 
-def build_images(options: BuildOptions, envs: Iterable[str] = ()) -> StackImages:
-    """The runtime image, then the images of environments `envs`, in parallel."""
+def build_images(options: BuildOptions, envs: Iterable[str | EnvImage] = ()) -> StackImages:
+    """The runtime image, then the images of environments `envs` (names, or EnvImages), in parallel."""
     runtime = build(runtime_spec(options), options)
-    names = sorted(set(envs))
-    specs = {name: env_spec(name, runtime) for name in names}
+    images = {image.key: image for image in (EnvImage(e) if isinstance(e, str) else e for e in envs)}
+    specs = {
+        key: env_spec(image.name, runtime, build_args=dict(image.build_args)) for key, image in sorted(images.items())
+    }
     # docker does the work; threads only wait on it. A few builds at a time keep a small machine usable.
     with ThreadPoolExecutor(max_workers=max(1, min(len(specs), 3))) as pool:
         futures = {name: pool.submit(build, spec, options) for name, spec in specs.items()}
@@ -271,7 +307,7 @@ def build_images(options: BuildOptions, envs: Iterable[str] = ()) -> StackImages
 
 def build_stack_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """Every image `stack` runs."""
-    images = build_images(options, environments_of(stack))
+    images = build_images(options, environment_images(stack))
     servers = nemo_servers_of(stack)
     if servers:
         from gymbox.nemo.images import build_servers
@@ -283,7 +319,13 @@ def build_stack_images(stack: ResolvedConfig, options: BuildOptions) -> StackIma
 def planned_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
     """The tags a stack needs, without building anything (for `gymbox render`)."""
     runtime = runtime_spec(options).tag
-    images = StackImages(runtime, {name: env_spec(name, runtime).tag for name in environments_of(stack)})
+    images = StackImages(
+        runtime,
+        {
+            image.key: env_spec(image.name, runtime, build_args=dict(image.build_args)).tag
+            for image in environment_images(stack)
+        },
+    )
     servers = nemo_servers_of(stack)
     if servers:
         from gymbox.nemo.images import planned_servers

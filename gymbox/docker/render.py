@@ -20,7 +20,7 @@ from typing import Any
 
 from gymbox.config import ResolvedConfig, ServerInstance, server_refs
 from gymbox.docker import secrets as secrets_mod
-from gymbox.docker.images import StackImages, environments_of, nemo_instances
+from gymbox.docker.images import StackImages, env_image, environments_of, nemo_instances
 from gymbox.docker.sandbox import network_name, sandbox_service
 from gymbox.docker.service import (
     CACHE_LABEL,
@@ -131,7 +131,7 @@ def services(
             out.append(_nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names))
             continue
         if inst.role == Role.RESOURCES_SERVERS:
-            image = images.environments[inst.implementation]
+            image = images.environments[env_image(inst).key]
         else:
             image = images.runtime
         cfg = inst.config

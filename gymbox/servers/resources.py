@@ -64,7 +64,7 @@ class ResourcesServerConfig(BaseModel):
 
     session_ttl_s: float = Field(default=3600.0, gt=0, description="idle episodes are forgotten after this")
     max_sessions: int = Field(default=100_000, ge=1)
-    build_args: dict[str, str] = Field(
+    build_args: dict[str, str | int | float] = Field(
         default_factory=dict,
         description="Docker build args of the environment's image (ARGs its Dockerfile declares); "
         "part of the image's tag, so two instances of one environment can run two builds",

@@ -150,7 +150,7 @@ def test_a_resources_container_restarting_mid_run_loses_no_row(
 def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
     stack_name: str, gymbox_env: dict[str, str]
 ) -> None:
-    """math and math_v07 pin different math-verify releases; each image carries its own."""
+    """math built twice, with math-verify 0.9 (the default) and 0.7 (build_args); each image carries its own."""
     import httpx
 
     from gymbox.docker.stack import Stack, agent_urls
@@ -159,13 +159,13 @@ def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
         "-c",
         str(ROOT / "environments/math/configs/math.yaml"),
         "-c",
-        str(ROOT / "environments/math_v07/configs/math_v07.yaml"),
+        str(ROOT / "environments/math/configs/math_v07.yaml"),
     ]
     gymbox("up", *configs, "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
     urls = agent_urls(Stack(stack_name).containers())
     versions = {}
     for env in ("math", "math_v07"):
-        row = read(ROOT / f"environments/{env}/data/example.jsonl")[0]
+        row = read(ROOT / "environments/math/data/example.jsonl")[0]
         result = httpx.post(f"{urls[f'{env}_simple_agent'][0]}/run", json=row, timeout=120).json()
         assert (result["status"], result["reward"]) == ("ok", 1.0)
         versions[env] = result["math_verify_version"]

@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 TRAIN_SEED, VALIDATION_SEED, EXAMPLE_SEED = 1_000, 2_000, 3_000
@@ -175,7 +176,7 @@ class Slot:
         return self.day == other.day and self.start < other.end and other.start < self.end
 
 
-def event(title: str, slot: Slot) -> dict:
+def event(title: str, slot: Slot) -> dict[str, Any]:
     return {"title": title, "day": slot.day, "start": hhmm(slot.start), "end": hhmm(slot.end)}
 
 
@@ -192,10 +193,10 @@ class Scenario:
     # (sentence, the request it changes: said in a later message, the request it refers to: not in an earlier one)
     requests: list[tuple[str, int | None, int | None]] = field(default_factory=list)
     introduced: dict[str, int] = field(default_factory=dict)  # title -> the request that asked for it
-    constraints: list[dict] = field(default_factory=list)
+    constraints: list[dict[str, Any]] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
     tags: set[str] = field(default_factory=set)  # what the scenario exercises, to pick example rows
-    messages: list[dict] = field(default_factory=list)  # the conversation, once built
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the conversation, once built
 
     def title(self, pool: tuple[str, ...]) -> str:
         for _ in range(MAX_TRIES):
@@ -397,7 +398,7 @@ def dropped_request(s: Scenario) -> bool:
 # ------------------------------------------------------------------------------------------ conversation
 
 
-def conversation(s: Scenario) -> list[dict]:
+def conversation(s: Scenario) -> list[dict[str, Any]]:
     """The requests spread over 2-3 user messages, in order, each change after what it changes; then go."""
     rng = s.rng
     turns = rng.randint(2, 3)  # messages with requests; the last message (number `turns`) says go
@@ -425,7 +426,7 @@ def conversation(s: Scenario) -> list[dict]:
 # ------------------------------------------------------------------------------------------ rows
 
 
-def tool_definitions() -> list[dict]:
+def tool_definitions() -> list[dict[str, Any]]:
     """The server's tools, as `CalendarMultiTurnServer.tool_definitions()` gives them (a test checks)."""
     time = {"description": "24-hour time HH:MM, e.g. 09:30", "type": "string"}
     title = {"maxLength": 100, "minLength": 1, "title": "Title", "type": "string"}
@@ -470,8 +471,8 @@ def tool_definitions() -> list[dict]:
     ]
 
 
-def make_row(index: int, s: Scenario, script: list[dict] | None = None) -> dict:
-    params: dict = {"input": s.messages, "tools": tool_definitions()}
+def make_row(index: int, s: Scenario, script: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"input": s.messages, "tools": tool_definitions()}
     if script is not None:
         params["metadata"] = {"gymbox_script": json.dumps(script, separators=(",", ":"))}
     return {
@@ -483,7 +484,7 @@ def make_row(index: int, s: Scenario, script: list[dict] | None = None) -> dict:
     }
 
 
-def in_time_order(calendar: dict[str, Slot]) -> list[dict]:
+def in_time_order(calendar: dict[str, Slot]) -> list[dict[str, Any]]:
     """Events as list_events shows them."""
     return [event(title, slot) for title, slot in sorted(calendar.items(), key=lambda item: (item[1].week(), item[0]))]
 
@@ -510,15 +511,15 @@ def scenarios(seed: int, count: int, seen: set[str]) -> list[Scenario]:
 # ------------------------------------------------------------------------------------------ example rows
 
 
-def call(name: str, **arguments: str) -> dict:
+def call(name: str, **arguments: str) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
 
-def add(title: str, slot: Slot) -> dict:
+def add(title: str, slot: Slot) -> dict[str, Any]:
     return call("add_event", **event(title, slot))
 
 
-def steps(s: Scenario) -> tuple[list[dict], list[dict]]:
+def steps(s: Scenario) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The tool calls that turn the initial calendar into the plan: removals, then additions."""
     removals = [call("remove_event", title=title) for title in s.removed]
     additions = [add(title, slot) for title, slot in s.plan.items() if s.initial.get(title) != slot]
@@ -528,12 +529,12 @@ def steps(s: Scenario) -> tuple[list[dict], list[dict]]:
 DONE = {"say": "Done: your calendar for the week is set."}
 
 
-def one_call_per_turn(s: Scenario) -> list[dict]:
+def one_call_per_turn(s: Scenario) -> list[dict[str, Any]]:
     removals, additions = steps(s)
     return [{"calls": [call("list_events")]}, *({"calls": [c]} for c in removals + additions), DONE]
 
 
-def retry_after_overlap(s: Scenario) -> list[dict]:
+def retry_after_overlap(s: Scenario) -> list[dict[str, Any]]:
     """Tries the first new event on top of a kept event, reads the 409, then adds it where it belongs."""
     removals, additions = steps(s)
     blocker = next(slot for title, slot in s.plan.items() if s.initial.get(title) == slot)
@@ -549,7 +550,7 @@ def retry_after_overlap(s: Scenario) -> list[dict]:
     ]
 
 
-def parallel(s: Scenario) -> list[dict]:
+def parallel(s: Scenario) -> list[dict[str, Any]]:
     removals, additions = steps(s)
     return (
         [{"calls": [call("list_events")]}, {"calls": removals}, {"calls": additions}, DONE]
@@ -558,7 +559,7 @@ def parallel(s: Scenario) -> list[dict]:
     )
 
 
-def own_titles(s: Scenario) -> list[dict]:
+def own_titles(s: Scenario) -> list[dict[str, Any]]:
     """Adds every event at the right time under a title of its own making: every constraint fails."""
     _, additions = steps(s)
     renamed = [{**a, "arguments": {**a["arguments"], "title": "Appt: " + a["arguments"]["title"]}} for a in additions]
@@ -574,7 +575,7 @@ def keeps_an_event(s: Scenario) -> bool:
 
 
 # (what the row must exercise, its script): rows 0-3 earn 1.0; row 4 earns 0.0.
-EXAMPLES: tuple[tuple[Callable[[Scenario], bool], Callable[[Scenario], list[dict]]], ...] = (
+EXAMPLES: tuple[tuple[Callable[[Scenario], bool], Callable[[Scenario], list[dict[str, Any]]]], ...] = (
     (lambda s: {"cancel", "move"} <= s.tags, one_call_per_turn),
     (lambda s: keeps_an_event(s) and "window" in s.tags, retry_after_overlap),
     (lambda s: {"change", "before"} <= s.tags, parallel),
@@ -583,7 +584,7 @@ EXAMPLES: tuple[tuple[Callable[[Scenario], bool], Callable[[Scenario], list[dict
 )
 
 
-def example_rows(seen: set[str]) -> list[dict]:
+def example_rows(seen: set[str]) -> list[dict[str, Any]]:
     """For each example row, the first scenario from EXAMPLE_SEED that exercises what the row needs."""
     pool = scenarios(EXAMPLE_SEED, 60, seen)
     rows = []
@@ -594,7 +595,7 @@ def example_rows(seen: set[str]) -> list[dict]:
     return rows
 
 
-def jsonl(rows: list[dict]) -> str:
+def jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 

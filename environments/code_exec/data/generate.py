@@ -28,7 +28,7 @@ import copy
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -649,7 +649,7 @@ family(
     edges=lambda p: [[""], ["It's a DOG-dog day!"]],
 )
 
-CASE_STYLES = {
+CASE_STYLES: dict[str, tuple[str, Callable[[list[str]], str]]] = {
     "snake": ('snake_case (lower-case words joined by underscores, e.g. "max_retry_count")', lambda w: "_".join(w)),
     "kebab": ('kebab-case (lower-case words joined by hyphens, e.g. "max-retry-count")', lambda w: "-".join(w)),
     "camel": (
@@ -1848,14 +1848,15 @@ def constants(params: dict[str, Any], body: str) -> str:
 
 def reference_source(task: Task) -> str:
     """The variant's reference solution: a complete answer (its constants, then the function)."""
-    body = task.family.pick("body", task.params)
+    body: str = task.family.pick("body", task.params)
     return constants(task.params, body) + body
 
 
 def load(source: str, entry: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<{entry}>", "exec"), namespace)  # our own reference code
-    return namespace[entry]
+    function: Callable[..., Any] = namespace[entry]
+    return function
 
 
 def as_json(value: Any) -> Any:
@@ -1907,7 +1908,7 @@ def make_row(rng: random.Random, row_id: int, task: Task) -> dict[str, Any]:
     used = {json.dumps(args) for args in fam.shown}
     picked: list[tuple[Args, Any]] = []
 
-    def fresh(want: bool | None, unlike: list[Any] = ()) -> tuple[Args, Any]:
+    def fresh(want: bool | None, unlike: Sequence[Any] = ()) -> tuple[Args, Any]:
         """New arguments (whose value is `want`, and preferably none of `unlike`) and their value."""
         for attempt in range(2000):
             args = json.loads(json.dumps(fam.draw(rng, p)))
@@ -1997,7 +1998,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[dict[str, Any]], str]] = [
 
 
 def answer_code(script: list[dict[str, Any]]) -> str:
-    text = script[-1]["say"]
+    text: str = script[-1]["say"]
     return text[text.rindex("```python\n") + len("```python\n") : text.rindex("```")]
 
 

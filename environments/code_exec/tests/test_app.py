@@ -202,7 +202,7 @@ def test_every_row_is_a_valid_task_row(split: str) -> None:
 
 def test_tasks_are_distinct_and_validation_is_disjoint_from_train() -> None:
     def spec(row: dict[str, Any]) -> str:  # the prompt without its worked examples: the task itself
-        return row["responses_create_params"]["input"][0]["content"].split("\n\nExamples:")[0]
+        return str(row["responses_create_params"]["input"][0]["content"]).split("\n\nExamples:")[0]
 
     every = [spec(row) for rows in SPLITS.values() for row in rows]
     assert len(set(every)) == len(every)
@@ -219,7 +219,8 @@ def test_tasks_are_distinct_and_validation_is_disjoint_from_train() -> None:
 @functools.cache
 def built() -> dict[str, list[tuple[dict[str, Any], Any]]]:
     """Every split's rows as the generator builds them, each with its task (for its reference solution)."""
-    return GEN.build()
+    splits: dict[str, list[tuple[dict[str, Any], Any]]] = GEN.build()
+    return splits
 
 
 def test_the_generator_builds_the_committed_rows_and_every_reference_passes_all_its_tests() -> None:

@@ -24,6 +24,7 @@ import random
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 SEED = 20261123
 N_TRAIN, N_VALIDATION = 200, 50
@@ -140,7 +141,7 @@ KINDS: tuple[Callable[[random.Random], tuple[str, str, str]], ...] = (
 )
 
 
-def make_row(index: int, question: str, reference: str, category: str) -> dict:
+def make_row(index: int, question: str, reference: str, category: str) -> dict[str, Any]:
     prompt = f"{question}\n\n{FORMAT_INSTRUCTION}"
     return {
         "responses_create_params": {"input": [{"role": "user", "content": prompt}], "tools": []},
@@ -190,7 +191,7 @@ EXAMPLES = (
 )
 
 
-def example_rows() -> list[dict]:
+def example_rows() -> list[dict[str, Any]]:
     rows = []
     for index, (question, reference, category, answer) in enumerate(EXAMPLES):
         row = make_row(index, question, reference, category)
@@ -200,7 +201,7 @@ def example_rows() -> list[dict]:
     return rows
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(row, ensure_ascii=False, separators=(", ", ": ")) + "\n" for row in rows)
     path.write_bytes(text.encode("utf-8"))
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -28,9 +28,12 @@ from gymbox.config import ResolvedConfig, load_config
 from gymbox.registry import build_app, load_environment
 from gymbox.testing import bound_socket, environment_fixtures, read_rows, running_stack, serve_app, with_script
 
+if TYPE_CHECKING:
+    from ..app import EquivalenceJudgeServer
+
 ENV_DIR = Path(__file__).resolve().parents[1]
 DATA = ENV_DIR / "data"
-SERVER = load_environment(ENV_DIR.name, ENV_DIR)
+SERVER = cast("type[EquivalenceJudgeServer]", load_environment(ENV_DIR.name, ENV_DIR))
 APP = sys.modules[SERVER.__module__]
 ROWS = read_rows(DATA / "example.jsonl")
 AGENT = "equivalence_judge_simple_agent"
@@ -92,7 +95,7 @@ def assert_infra_error(agent: str, row: dict[str, Any], kind: str) -> str:
     assert "reward" not in body
     assert "verify failed (502)" in body["error"], body["error"]
     assert kind in body["error"], body["error"]
-    return body["error"]
+    return str(body["error"])
 
 
 # ------------------------------------------------------------------ whole rollouts of the example rows
@@ -223,7 +226,7 @@ def test_judge_prompt_ends_with_one_line_candidate_and_reference() -> None:
 
 
 def test_judge_request_is_a_responses_api_request() -> None:
-    server = SERVER(SERVER.Config(judge_max_output_tokens=8))
+    server = SERVER(APP.EquivalenceJudgeConfig(judge_max_output_tokens=8))
     request = server.judge_request("Q?", "a", "b")
     assert request == {
         "input": [{"role": "user", "content": APP.judge_prompt("Q?", "a", "b")}],
@@ -266,8 +269,9 @@ def test_datasets_are_valid_and_disjoint() -> None:
     for name, size in sizes.items():
         lines = (DATA / f"{name}.jsonl").read_text().splitlines()
         assert len(lines) == size
-        rows = [validate_row_text(line) for line in lines]
-        assert all(isinstance(row, dict) for row in rows), [row for row in rows if not isinstance(row, dict)]
+        checked = [validate_row_text(line) for line in lines]
+        rows = [row for row in checked if isinstance(row, dict)]
+        assert len(rows) == len(checked), [row for row in checked if not isinstance(row, dict)]
         for row in rows:
             params = row["responses_create_params"]
             assert params["tools"] == []

@@ -108,9 +108,9 @@ def linear_equation(rng: random.Random, difficulty: int) -> Problem:
         if difficulty == 2:  # ax + b = cx + d, x an integer, a half or a third
             x = Fraction(rng.randint(-12, 12), rng.choice([1, 1, 2, 3]))
             (a, c), b = rng.sample(nonzero, 2), rng.randint(-30, 30)
-            d = a * x + b - c * x
-            if d.denominator == 1:
-                return f"Solve for x: {_linear(a, b)} = {_linear(c, int(d))}.", x
+            right = a * x + b - c * x
+            if right.denominator == 1:
+                return f"Solve for x: {_linear(a, b)} = {_linear(c, int(right))}.", x
         else:  # a(x + b) = c(x + d) + e, x a fraction
             x = Fraction(rng.randint(-20, 20), rng.randint(2, 7))
             (a, c), (b, d) = rng.sample(range(2, 10), 2), rng.sample(nonzero, 2)

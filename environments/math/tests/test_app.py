@@ -5,8 +5,8 @@ resources server, simple_agent and the model, as uvicorn servers on 127.0.0.1. T
 functions and run the same on the host and inside the environment's image (`gymbox test-env math`).
 
 math-verify is a requirement of the image, not of the repository's venv: on a host without it, the tests that
-grade skip (saying so) and the rest run. The version checks hold only where requirements.txt was installed:
-in the image they must pass; on a host with another release they skip.
+grade skip (saying so) and the rest run. Its release is the image's build arg MATH_VERIFY_VERSION, which the
+image also sets in the environment: there the version checks must pass; on a host they skip.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ast
 import asyncio
 import importlib.util
 import operator
+import os
 import re
 import subprocess
 import sys
@@ -29,7 +30,9 @@ import httpx
 import pytest
 
 from gymbox.collector.rows import validate_row_text
+from gymbox.config import load_config
 from gymbox.registry import load_environment
+from gymbox.roles import Role
 from gymbox.testing import EnvironmentStack, environment_fixtures, final_answer, read_rows, with_script
 
 ENV_DIR = Path(__file__).resolve().parents[1]
@@ -39,8 +42,8 @@ APP = sys.modules[SERVER.__module__]
 ROWS = read_rows(DATA / "example.jsonl")
 # What each example row's script earns, by row id (README.md says why): keep in step with data/generate.py.
 EXAMPLE_REWARDS = {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 0.0}
-SERIES = "0.9"  # the math-verify release series this environment pins
-PINNED = re.search(r"^math-verify(?:\[[^\]]*\])?==(\S+)$", (ENV_DIR / "requirements.txt").read_text(), re.M)
+# The math-verify release an image gets unless an instance's build_args names another.
+DEFAULT = re.search(r"^ARG MATH_VERIFY_VERSION=(\S+)$", (ENV_DIR / "Dockerfile").read_text(), re.M)
 HAS_MATH_VERIFY = importlib.util.find_spec("math_verify") is not None
 INSTALLED = version("math-verify") if HAS_MATH_VERIFY else None
 IN_IMAGE = ENV_DIR == Path("/srv/environments", ENV_DIR.name)  # where the Dockerfile puts this folder
@@ -119,10 +122,12 @@ def _evaluate(expression: str, x: Fraction = Fraction(0)) -> Fraction:
 
     def walk(node: ast.AST) -> Fraction:
         if isinstance(node, ast.BinOp):
-            return _OPERATORS[type(node.op)](walk(node.left), walk(node.right))
+            result: Fraction = _OPERATORS[type(node.op)](walk(node.left), walk(node.right))
+            return result
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
         if isinstance(node, ast.Constant):
+            assert isinstance(node.value, int), ast.dump(node)  # the generator writes integers only
             return Fraction(node.value)
         assert isinstance(node, ast.Name), ast.dump(node)
         assert node.id == "x"
@@ -155,21 +160,30 @@ def test_every_computed_answer_is_the_value_of_its_expression_as_written() -> No
 # ------------------------------------------------------------------ the math-verify release
 
 
-def test_math_verify_is_the_pinned_release() -> None:
-    assert PINNED, "requirements.txt must pin math-verify==X.Y.Z"
-    assert PINNED[1].startswith(f"{SERIES}."), f"requirements.txt pins math-verify {PINNED[1]}, not {SERIES}.x"
-    if INSTALLED is None and not IN_IMAGE:
+def test_math_verify_is_the_release_the_image_was_built_with() -> None:
+    assert DEFAULT, "the Dockerfile must declare ARG MATH_VERIFY_VERSION=X.Y.Z"
+    requirements = [line.split("#")[0] for line in (ENV_DIR / "requirements.txt").read_text().splitlines()]
+    assert not any("math-verify" in line for line in requirements), (
+        "math-verify's release is the build arg MATH_VERIFY_VERSION, not a requirements.txt pin"
+    )
+    if not IN_IMAGE:
         pytest.skip(
-            f"math-verify is not installed on this host; the image of {ENV_DIR.name} installs "
-            f"{PINNED[1]}: run `gymbox test-env {ENV_DIR.name}`"
+            f"on the host, math-verify is {INSTALLED or 'not installed'}; the image of {ENV_DIR.name} "
+            f"installs MATH_VERIFY_VERSION ({DEFAULT[1]} by default): run `gymbox test-env {ENV_DIR.name}`"
         )
-    if INSTALLED != PINNED[1] and not IN_IMAGE:
-        pytest.skip(
-            f"this host has math-verify {INSTALLED}; the image of {ENV_DIR.name} pins {PINNED[1]}: run "
-            f"`gymbox test-env {ENV_DIR.name}`"
-        )
-    assert INSTALLED == PINNED[1]
-    assert INSTALLED.startswith(f"{SERIES}.")
+    assert INSTALLED == os.environ["MATH_VERIFY_VERSION"]
+
+
+def test_the_configs_build_two_releases_side_by_side() -> None:
+    configs = sorted((ENV_DIR / "configs").glob("*.yaml"))
+    stack = load_config(configs, model="scripted", assign_ports=False, env_file=Path("/dev/null"))
+    servers = {inst.name: inst for inst in stack.by_role(Role.RESOURCES_SERVERS)}
+    assert {inst.implementation for inst in servers.values()} == {ENV_DIR.name}
+    releases = {
+        name: inst.config.extra_fields().get("build_args", {}).get("MATH_VERIFY_VERSION", DEFAULT and DEFAULT[1])
+        for name, inst in servers.items()
+    }
+    assert releases == {"math": "0.9.0", "math_v07": "0.7.0"}
 
 
 def test_major_minor_is_a_number_the_metrics_can_average() -> None:

@@ -539,7 +539,7 @@ DOMAINS: list[dict[str, Any]] = [
 
 SCALAR_KINDS = {"text", "code", "choice", "int", "num", "flag", "date", "email", "uuid", "ipv4", "phone", "reach"}
 ARRAY_KINDS = {"choices", "tags"}
-TIERS = {  # fields at the top level, and which kinds
+TIERS: dict[str, dict[str, Any]] = {  # fields at the top level, and which kinds
     "easy": {"fields": (3, 4), "kinds": SCALAR_KINDS},
     "medium": {"fields": (4, 6), "kinds": SCALAR_KINDS | ARRAY_KINDS | {"object"}},
     "hard": {"fields": (6, 8), "kinds": SCALAR_KINDS | ARRAY_KINDS | {"object", "objects"}},
@@ -904,7 +904,7 @@ def broken(task: dict[str, Any]) -> dict[str, Any]:
 
 
 # What each example row's scripted model answers, and the reward that earns (see the README).
-EXAMPLE_SCRIPTS = [
+EXAMPLE_SCRIPTS: list[tuple[str, Callable[[dict[str, Any]], list[dict[str, Any]]], float]] = [
     ("the object, bare", lambda t: [{"say": compact(t["witness"])}], 1.0),
     ("the object in a ```json fence", lambda t: [{"say": f"```json\n{compact(t['witness'])}\n```"}], 1.0),
     (

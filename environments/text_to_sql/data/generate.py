@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 MAIN_SEED, HOLDOUT_SEED, SPLIT_SEED = 1, 2, 3
@@ -511,9 +512,9 @@ def order_questions() -> Iterator[Question]:
             distinct_top=1,
         )
     for n in (3, 5):
-        for year in (*ORDER_YEARS, None):
-            when = f" in {year}" if year else " overall"
-            year_filter = f" AND strftime('%Y', o.order_date) = '{year}'" if year else ""
+        for period in (*ORDER_YEARS, None):
+            when = f" in {period}" if period else " overall"
+            year_filter = f" AND strftime('%Y', o.order_date) = '{period}'" if period else ""
             spend = (
                 "SELECT c.name, SUM(oi.quantity * oi.unit_price) AS total FROM customers c JOIN orders o "
                 "ON o.customer_id = c.customer_id JOIN order_items oi ON oi.order_id = o.order_id "
@@ -596,14 +597,14 @@ def named_questions() -> Iterator[Question]:
         )
 
 
-def rows_of(conn: sqlite3.Connection, sql: str) -> list[tuple]:
+def rows_of(conn: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in conn.execute(sql).fetchall()]
 
 
-def same_rows(first: list[tuple], second: list[tuple], order_matters: bool) -> bool:
+def same_rows(first: list[tuple[Any, ...]], second: list[tuple[Any, ...]], order_matters: bool) -> bool:
     """Equal results as the verifier compares them: floats to 2 decimals, row order only when it matters."""
 
-    def normal(rows: list[tuple]) -> list[str]:
+    def normal(rows: list[tuple[Any, ...]]) -> list[str]:
         out = [repr(tuple(round(v, 2) if isinstance(v, float) else v for v in row)) for row in rows]
         return out if order_matters else sorted(out)
 
@@ -646,7 +647,7 @@ def kept_questions(databases: list[sqlite3.Connection]) -> list[Question]:
 # ------------------------------------------------------------------------------------------ rows
 
 
-def tool_definitions() -> list[dict]:
+def tool_definitions() -> list[dict[str, Any]]:
     """The server's `run_query` tool, as `TextToSqlServer.tool_definitions()` gives it (a test checks)."""
     return [
         {
@@ -672,8 +673,8 @@ def tool_definitions() -> list[dict]:
     ]
 
 
-def make_row(index: int, question: Question, script: list[dict] | None = None) -> dict:
-    params: dict = {
+def make_row(index: int, question: Question, script: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {
         "input": [{"role": "user", "content": PROMPT.format(schema=SCHEMA, question=question.question)}],
         "tools": tool_definitions(),
     }
@@ -694,7 +695,7 @@ def fenced(sql: str) -> str:
 
 
 # The example rows: (family, question prefix, the scripted turns). Rows 0-3 earn 1.0, row 4 earns 0.0.
-EXAMPLES: tuple[tuple[str, str, Callable[[Question], list[dict]]], ...] = (
+EXAMPLES: tuple[tuple[str, str, Callable[[Question], list[dict[str, Any]]]], ...] = (
     # 0: answers at once with the reference query.
     ("customers_in_city", "How many customers live in Lyon?", lambda q: [{"say": fenced(q.sql)}]),
     # 1: looks at the data with run_query, then answers with an equivalent query written another way.
@@ -749,7 +750,7 @@ EXAMPLES: tuple[tuple[str, str, Callable[[Question], list[dict]]], ...] = (
 )
 
 
-def example_rows(databases: list[sqlite3.Connection]) -> list[dict]:
+def example_rows(databases: list[sqlite3.Connection]) -> list[dict[str, Any]]:
     pool = [q for q in questions() if unambiguous(q, databases)]
     rows = []
     for index, (family, prefix, script) in enumerate(EXAMPLES):
@@ -758,7 +759,7 @@ def example_rows(databases: list[sqlite3.Connection]) -> list[dict]:
     return rows
 
 
-def jsonl(rows: list[dict]) -> str:
+def jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n" for row in rows)
 
 

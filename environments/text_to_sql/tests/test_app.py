@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -23,9 +23,12 @@ from gymbox.collector.rows import validate_row_text
 from gymbox.registry import load_environment
 from gymbox.testing import EnvironmentStack, environment_fixtures, read_rows, tool_calls, with_script
 
+if TYPE_CHECKING:
+    from ..app import TextToSqlServer
+
 ENV_DIR = Path(__file__).resolve().parents[1]
 DATA = ENV_DIR / "data"
-SERVER = load_environment(ENV_DIR.name, ENV_DIR)
+SERVER = cast("type[TextToSqlServer]", load_environment(ENV_DIR.name, ENV_DIR))
 APP = sys.modules[SERVER.__module__]
 ROWS = read_rows(DATA / "example.jsonl")
 TRAIN = read_rows(DATA / "train.jsonl")
@@ -294,7 +297,7 @@ def test_an_endless_recursive_query_is_stopped_by_the_timeout(rollout: Rollout) 
 
 
 def test_the_executor_limits_time_rows_and_size() -> None:
-    server = SERVER(SERVER.Config(query_timeout_ms=200, max_rows=50))
+    server = SERVER(APP.TextToSqlConfig(query_timeout_ms=200, max_rows=50))
     database = server.databases["main"]
     try:
         started = time.monotonic()
