@@ -52,6 +52,8 @@ class PeerResponse:
     def error_text(self) -> str:
         if isinstance(self.body, dict) and "error" in self.body:
             err = self.body["error"]
+            if isinstance(err, dict) and isinstance(err.get("message"), str):  # OpenAI's shape (model servers)
+                return str(err["message"])
             return err if isinstance(err, str) else json.dumps(err)
         return self.body if isinstance(self.body, str) else json.dumps(self.body)
 
