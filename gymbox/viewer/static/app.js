@@ -166,7 +166,11 @@ async function tasksPage(run) {
   show(
     h("div", { class: "crumbs" }, info.path),
     h("h1", {}, "Tasks"),
-    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); go({ q: e.target.q.value }); } },
+    h("form", { class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      const form = e.target;  // every field at once: Enter in a number box submits before its change event
+      go(Object.fromEntries(["q", "environment", "status", "min_reward", "max_reward", "constant"].map((k) => [k, form[k].value.trim()])));
+    } },
       h("label", {}, "search", h("input", { type: "search", name: "q", placeholder: "prompt, task key, environment…", value: query.get("q") || "" })),
       select("environment", "environment", [["", "all"], ...info.environments.map((e) => [e, e])]),
       select("status", "has status", [["", "any"], ...info.statuses.map((s) => [s, s])]),
@@ -268,12 +272,16 @@ async function comparePage() {
     h("select", { name, onchange: (e) => go({ [name]: e.target.value }) }, runs.map((r) => h("option", { value: r.id, selected: r.id === value }, r.name)));
   show(
     h("h1", {}, "Compare runs"),
-    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); go({ q: e.target.q.value }); } },
+    h("form", { class: "filters", onsubmit: (e) => {
+      e.preventDefault();
+      const form = e.target;  // every field at once: Enter in a number box submits before its change event
+      go(Object.fromEntries(["q", "environment", "status", "min_reward", "max_reward", "constant"].map((k) => [k, form[k].value.trim()])));
+    } },
       h("label", {}, "run A", pick("a", a)), h("label", {}, "run B", pick("b", b)),
       h("label", {}, "search", h("input", { type: "search", name: "q", value: q, placeholder: "prompt, task key…" })),
       h("button", { type: "submit" }, "Apply")),
     h("div", { class: "grid cards" },
-      card("A · mean reward", fmt(c.a.mean_reward), c.a.name), card("B · mean reward", fmt(c.b.mean_reward), c.b.name),
+      card("A · mean reward", num3(c.a.mean_reward), c.a.name), card("B · mean reward", num3(c.b.mean_reward), c.b.name),
       card("Δ mean reward", deltaCell(c.delta), "B − A"), card("Shared tasks", fmt(c.shared_tasks), `${c.improved} improved · ${c.regressed} regressed`)),
     h("div", { class: "panel" }, h("h2", {}, "Per environment"),
       table(["environment", "tasks", "A", "B", "Δ", "improved", "regressed"].map((x, i) => h("th", { class: i ? "num" : "" }, x)),
