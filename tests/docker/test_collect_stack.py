@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -78,73 +75,6 @@ def test_all_examples_in_one_stack_collect_expected_rewards_and_metrics(
     recomputed = gymbox("metrics", str(out), env=gymbox_env).stdout
     assert "mean_reward" in recomputed
     assert json.loads((tmp_path / "rollouts_metrics.json").read_text())["mean_reward"] == metrics["mean_reward"]
-
-
-def test_a_resources_container_restarting_mid_run_loses_no_row(
-    stack_name: str, gymbox_env: dict[str, str], tmp_path: Path
-) -> None:
-    from gymbox.docker.client import docker
-    from gymbox.docker.stack import Stack
-
-    env = "example_session_state_mgmt"
-    gymbox("up", "-c", CONFIGS[2], "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
-    examples = read(ROOT / f"environments/{env}/data/example.jsonl")
-    rows = tmp_path / "rows.jsonl"
-    n = 300
-    rows.write_text("".join(json.dumps({**examples[i % 5], "id": i}) + "\n" for i in range(n)))
-    out = tmp_path / "out.jsonl"
-    collector = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gymbox"),
-            "rollout",
-            "--stack",
-            stack_name,
-            "--agent",
-            f"{env}_simple_agent",
-            "-i",
-            str(rows),
-            "-o",
-            str(out),
-            "-j",
-            "4",
-            "--max-attempts",
-            "6",
-            "--timeout",
-            "30",
-        ],
-        env=gymbox_env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while len(read(out)) < 20:
-            assert collector.poll() is None, collector.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        resources = next(c for c in Stack(stack_name).containers() if c.instance == env)
-        # Stop the server inside the container; the restart policy brings the container back.
-        docker("exec", resources.short_name, "sh", "-c", "kill -TERM 1")
-        assert len(read(out)) < n  # mid-run
-        _, stderr = collector.communicate(timeout=300)
-    finally:
-        if collector.poll() is None:
-            collector.kill()
-    assert collector.returncode == 0, stderr
-    restarted = next(c for c in Stack(stack_name).containers() if c.instance == env)
-    assert restarted.restart_count >= 1
-    scored = {r["id"] for r in read(out)}
-    failed = read(tmp_path / "out_failures.jsonl")
-    for failure in failed:
-        assert failure["status"] in ("infra_error", "timeout")
-        assert failure["error"]
-    failed_lines = {f["line"] for f in failed}
-    # every row is either scored or in the failures file, with its cause; none silently missing
-    assert scored | {line - 1 for line in failed_lines} == set(range(n))
-    assert not scored & {line - 1 for line in failed_lines}
-    assert len(read(out)) == len(scored)  # no duplicates
 
 
 def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
