@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from gymbox.cli.options import JsonOutput
+from gymbox.roles import Role
 
 DEFAULT_TOLERANCE = 1e-6
 
@@ -91,7 +92,7 @@ def resources_url(stack: str, server: str | None) -> str:
     from gymbox.docker.stack import Stack
     from gymbox.errors import GymboxError
 
-    containers = [c for c in Stack(stack).containers() if c.role == "resources_servers"]
+    containers = [c for c in Stack(stack).containers() if c.role == Role.RESOURCES_SERVERS]
     names = sorted({c.instance for c in containers})
     if not names:
         raise GymboxError(f"no running stack {stack!r} with resources servers: start it with `gymbox up`")

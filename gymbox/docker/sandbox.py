@@ -19,7 +19,6 @@ from gymbox.docker.images import StackImages
 from gymbox.docker.service import CONFIG_PATH, CONTAINER_PORT, Service, healthcheck
 from gymbox.sandbox.slots import ROOT_ENV
 
-SANDBOX_ROLE = "sandboxes"
 # Root in the container, with only what switching to the run users and cleaning up after them takes.
 # The runs themselves get uids of their own and no capabilities (gymbox.sandbox.slots).
 SANDBOX_USER = "0:0"

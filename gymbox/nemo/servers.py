@@ -29,9 +29,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gymbox.config import ServerInstance, config_validation_error
 from gymbox.errors import ConfigError
 from gymbox.nemo.release import release_root, version_of_tree
+from gymbox.roles import Role
 
 NEMO_FIELD = "nemo_gym"
-ROLE = "resources_servers"
+ROLE = Role.RESOURCES_SERVERS.value  # also the folder of NeMo Gym's resources servers
 DEFAULT_ENTRYPOINT = "app.py"
 # ServerConfig's own fields: gymbox's deployment settings, not the NeMo server's.
 GYMBOX_FIELDS = frozenset({"host", "port", "replicas", "cpus", "memory", "restart", NEMO_FIELD})
