@@ -55,6 +55,22 @@ BUILTINS: dict[tuple[str, str], str] = {
     (Role.SANDBOXES, "python_sandbox"): "gymbox.sandbox.server:PythonSandboxServer",
 }
 
+if TYPE_CHECKING:  # mypy checks each built-in class against ServerImplementation; nothing runs here
+    from gymbox.agents.simple_agent import SimpleAgentServer
+    from gymbox.model_servers.openai_model import OpenAIModelServer, VLLMModelServer
+    from gymbox.model_servers.replay_model import ReplayModelServer
+    from gymbox.model_servers.scripted_model import ScriptedModelServer
+    from gymbox.sandbox.server import PythonSandboxServer
+
+    _BUILTIN_CLASSES: tuple[ServerImplementation, ...] = (
+        OpenAIModelServer,
+        VLLMModelServer,
+        ScriptedModelServer,
+        ReplayModelServer,
+        SimpleAgentServer,
+        PythonSandboxServer,
+    )
+
 
 def environments_dir() -> Path:
     return Path(os.environ.get("GYMBOX_ENVIRONMENTS_DIR", "environments")).resolve()

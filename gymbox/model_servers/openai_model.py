@@ -33,7 +33,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, nullcontext
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -112,7 +112,7 @@ class VLLMModelConfig(ProxyConfig):
 class OpenAIModelServer:
     """A Responses API model server in front of any OpenAI-compatible endpoint."""
 
-    Config: type[ProxyConfig] = OpenAIModelConfig
+    Config: ClassVar[type[ProxyConfig]] = OpenAIModelConfig
 
     def __init__(self, config: ProxyConfig, *, name: str = "", stack: ResolvedConfig | None = None) -> None:
         self.config = config
@@ -357,7 +357,7 @@ class _Once:
 class VLLMModelServer(OpenAIModelServer):
     """The proxy in front of the vLLM container the stack renders beside it (`<name>-vllm`)."""
 
-    Config: type[VLLMModelConfig] = VLLMModelConfig
+    Config: ClassVar[type[VLLMModelConfig]] = VLLMModelConfig
 
     @staticmethod
     def service_name(name: str) -> str:
