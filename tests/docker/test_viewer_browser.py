@@ -125,6 +125,18 @@ def test_filter_to_the_failing_task_open_a_rollout_and_compare_runs(
         expect(page.locator("#verify .big")).to_have_text("0.000")
         expect(page.locator("#verify")).to_contain_text("ok")
         page.screenshot(path=shots / "rollout.png", full_page=True)
+        # The next repeat of the same task, then a task whose model step reasons before its tool call.
+        page.click("text=Next repeat")
+        page.wait_for_function(READY + " && document.querySelector('.nav-rollouts').innerText.includes('2 of 4')")
+        page.goto(f"{viewer}/#/r/0/tasks?q=Paris")
+        page.wait_for_function(READY)
+        page.locator("tbody tr").first.click()
+        page.wait_for_function(READY + " && location.hash.includes('/task/')")
+        page.locator("tbody tr").first.click()
+        page.wait_for_function(READY + " && location.hash.includes('/rollout/')")
+        expect(page.locator(".turn.reasoning")).to_contain_text("The user asks about Paris")
+        expect(page.locator("#verify .big")).to_have_text("1.000")
+        page.screenshot(path=shots / "rollout_reasoning.png", full_page=True)
 
         # Two runs: the three tasks both ran, per task and per environment.
         page.click('nav a[data-nav="compare"]')
@@ -136,6 +148,12 @@ def test_filter_to_the_failing_task_open_a_rollout_and_compare_runs(
         browser.close()
 
     assert errors == []
-    assert sorted(p.name for p in shots.iterdir()) == ["compare.png", "overview.png", "rollout.png", "tasks.png"]
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "compare.png",
+        "overview.png",
+        "rollout.png",
+        "rollout_reasoning.png",
+        "tasks.png",
+    ]
     if os.environ.get("GYMBOX_SCREENSHOTS_DIR"):
         shutil.copytree(shots, os.environ["GYMBOX_SCREENSHOTS_DIR"], dirs_exist_ok=True)

@@ -106,12 +106,13 @@ async function overviewPage(run) {
       card("Rollouts", fmt(o.rollouts), `${fmt(o.failed)} failed`),
       card("Tasks", fmt(o.tasks), `k = ${k} repeats`),
       card("Mean reward", num3(o.mean_reward), `σ ${num3(o.std_reward)}`),
-      card("pass@1", pct(o["pass@1"]), `threshold ${o.pass_threshold}`),
+      card("pass@1", pct(o["pass@1"]), `a pass: reward ≥ ${o.pass_threshold}`),
       card(`pass@${k}`, pct(o[`pass@${k}`]), "unbiased estimate"),
       card("Constant tasks", fmt(constantTotal), `${constants.all_zero} all 0 · ${constants.all_pass} all pass`),
     ),
     h("div", { class: "grid two" },
       h("div", { class: "panel" }, h("h2", {}, "Reward histogram"),
+        h("div", { class: "muted" }, `${fmt(o.rollouts)} scored rollouts in ${hist.counts.length} bins`),
         h("div", { class: "hist", id: "histogram" },
           hist.counts.map((c, i) => h("div", { style: `height:${(100 * c) / peak}%`, title: `${fmt(hist.lo + i * step, 2)}–${fmt(hist.lo + (i + 1) * step, 2)}: ${c}` }))),
         h("div", { class: "hist-axis" }, h("span", {}, fmt(hist.lo, 2)), h("span", {}, fmt((hist.lo + hist.hi) / 2, 2)), h("span", {}, fmt(hist.hi, 2)))),
@@ -227,6 +228,13 @@ function turnView(turn) {
 async function rolloutPage(run, rowId) {
   setActive("tasks");
   const r = await api(`/api/runs/${run}/rollouts/${rowId}`);
+  const siblings = (await api(`/api/runs/${run}/tasks/${r.task_id}`)).rows;
+  const at = siblings.findIndex((x) => x.row_id === rowId);
+  const step = (d) => {
+    const other = siblings[at + d];
+    return h("button", { disabled: !other, onclick: () => (location.hash = `#/r/${run}/rollout/${other.row_id}`) },
+      d < 0 ? "‹ Previous repeat" : "Next repeat ›");
+  };
   const v = r.verify;
   const meta = r.meta;
   const sideRows = [["task", meta.task_index], ["repeat", meta.repeat], ["agent", meta.agent], ["model", r.model],
@@ -235,16 +243,18 @@ async function rolloutPage(run, rowId) {
   show(
     h("div", { class: "crumbs" }, h("a", { href: `#/r/${run}/tasks` }, "Tasks"), " › ", h("a", { href: `#/r/${run}/task/${r.task_id}` }, `task ${meta.task_index}`), ` › repeat ${meta.repeat}`),
     h("h1", {}, `Rollout · task ${meta.task_index} · repeat ${meta.repeat}`),
+    h("div", { class: "nav-rollouts" }, step(-1), h("span", { class: "muted", style: "align-self:center" }, `${at + 1} of ${siblings.length} rollouts of this task`), step(1)),
     h("div", { class: "layout" },
       h("div", { id: "conversation" }, r.turns.map(turnView)),
       h("div", { class: "side" },
         h("div", { class: "verify", id: "verify" },
-          h("div", { class: "io-label" }, "verify"),
+          h("h2", {}, "Verifier"),
+          h("div", { class: "io-label" }, "reward"),
           h("div", { class: "big" }, rewardCell(v.reward)), h("div", {}, badge(v.status)),
           v.error ? h("div", { class: "error", style: "margin-top:8px" }, v.error) : null,
           Object.keys(v.extras).length ? h("div", {}, h("div", { class: "io-label" }, "verifier fields"),
             h("dl", { class: "kv" }, Object.entries(v.extras).flatMap(([k, x]) => [h("dt", {}, k), h("dd", {}, typeof x === "object" ? JSON.stringify(x) : String(x))]))) : null),
-        h("div", { class: "panel", style: "margin-top:16px" },
+        h("div", { class: "panel", style: "margin-top:16px" }, h("h2", {}, "Details"),
           h("dl", { class: "kv" }, sideRows.filter(([, x]) => x !== null && x !== undefined && x !== "").flatMap(([k, x]) => [h("dt", {}, k), h("dd", {}, String(x))]))),
         Object.keys(r.task).length ? h("div", { class: "panel" }, h("h2", {}, "Task fields"), json(r.task)) : null,
         h("details", { class: "panel" }, h("summary", {}, "raw row"), json(r.raw)))),
