@@ -2,7 +2,7 @@
 # Set up a machine for gymbox, from nothing; every step is skipped when already done. Sourced by
 # scripts/demo.sh and scripts/test.sh; run it alone as root on a Debian/Ubuntu host: `bash scripts/setup.sh`.
 #
-#   1. install docker.io, docker-compose and debootstrap if missing (apt)
+#   1. install docker.io, docker-compose, debootstrap and chromium if missing (apt)
 #   2. start dockerd if it is not answering, and wait for it
 #   3. make .venv and install gymbox with its dev extras
 #   4. make the offline root image when no python:3.12-slim can be had (skipped when it exists), then
@@ -25,6 +25,7 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)  # the engine: a machine may ship the CLI alone
 command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the viewer's browser test drives it (playwright, no download)
 if ((${#missing[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
