@@ -210,5 +210,7 @@ def test_an_unconvertible_rollout_is_an_error_naming_its_line(tmp_path: Path) ->
     path.write_text(json.dumps(rollout(1, 0, 0.0)) + "\n" + json.dumps(row) + "\n")
     result = CliRunner().invoke(app, ["data", "export", str(path), "-f", "sft", "-o", str(tmp_path / "out.jsonl")])
     assert result.exit_code == 1
-    assert f"{path}:2: content part 'input_image' is not text" in str(result.exception)
+    assert f"{path}:2: responses_create_params.input[0]: content part 'input_image' is not text" in str(
+        result.exception
+    )
     assert not (tmp_path / "out.jsonl").exists()

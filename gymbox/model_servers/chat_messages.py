@@ -162,7 +162,7 @@ def _text(content: Any, where: str) -> str:
         elif kind == "refusal":
             texts.append(part.get("refusal", ""))
         else:
-            raise ChatConversionError(f"{where}: content part {kind!r} is not text, and these chat messages hold text")
+            raise ChatConversionError(f"{where}: content part {kind!r} is not text; this conversion keeps text only")
     return "".join(texts)
 
 
