@@ -16,10 +16,14 @@ _EXPORTS = {
     "DataError": "gymbox.errors",
     "DockerError": "gymbox.errors",
     "Execution": "gymbox.sandbox.protocol",
+    "FailureKind": "gymbox.errors",
     "GymboxError": "gymbox.errors",
     "PeerClient": "gymbox.http_client",
     "ResourcesServer": "gymbox.servers.resources",
     "ResourcesServerConfig": "gymbox.servers.resources",
+    "RetryPolicy": "gymbox.retry",
+    "Rollout": "gymbox.collector.runner",
+    "RolloutStatus": "gymbox.errors",
     "RunRequest": "gymbox.protocol",
     "RunResponse": "gymbox.protocol",
     "SandboxClient": "gymbox.sandbox.client",
@@ -30,6 +34,7 @@ _EXPORTS = {
     "UpstreamError": "gymbox.errors",
     "VerifyRequest": "gymbox.protocol",
     "VerifyResponse": "gymbox.protocol",
+    "collect": "gymbox.collector.api",
     "tool": "gymbox.servers.resources",
 }
 __all__ = [
@@ -37,10 +42,14 @@ __all__ = [
     "DataError",
     "DockerError",
     "Execution",
+    "FailureKind",
     "GymboxError",
     "PeerClient",
     "ResourcesServer",
     "ResourcesServerConfig",
+    "RetryPolicy",
+    "Rollout",
+    "RolloutStatus",
     "RunRequest",
     "RunResponse",
     "SandboxClient",
@@ -51,14 +60,27 @@ __all__ = [
     "UpstreamError",
     "VerifyRequest",
     "VerifyResponse",
+    "collect",
     "tool",
 ]
 
 if TYPE_CHECKING:
+    from gymbox.collector.api import collect
+    from gymbox.collector.runner import Rollout
     from gymbox.config import ServerRef
-    from gymbox.errors import ConfigError, DataError, DockerError, GymboxError, StackError, UpstreamError
+    from gymbox.errors import (
+        ConfigError,
+        DataError,
+        DockerError,
+        FailureKind,
+        GymboxError,
+        RolloutStatus,
+        StackError,
+        UpstreamError,
+    )
     from gymbox.http_client import PeerClient
     from gymbox.protocol import RunRequest, RunResponse, VerifyRequest, VerifyResponse
+    from gymbox.retry import RetryPolicy
     from gymbox.sandbox.client import SandboxClient
     from gymbox.sandbox.protocol import Execution
     from gymbox.servers.app import ToolError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,30 +59,53 @@ def read_rows(path: Path, limit: int | None = None) -> Iterator[TaskRow | Reject
     however hostile (bad UTF-8, nesting too deep, invalid Unicode escapes), raises: each becomes a reject.
     """
     check_input(path)
-    seen: dict[bytes, int] = {}  # identical rows are told apart by their order of appearance (16-byte keys)
-    task_index = 0
+    rows = _RowKeys()
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
-            if limit is not None and task_index >= limit:
+            if limit is not None and rows.valid >= limit:
                 return
             try:
-                stripped = raw.decode("utf-8").strip()
+                text = raw.decode("utf-8").strip()
             except UnicodeDecodeError as exc:
                 reason = f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} of the line"
                 yield RejectedRow(line_no, reason, raw.decode("utf-8", "replace").strip())
                 continue
-            if not stripped:
-                continue
-            problem = validate_row_text(stripped)
-            if isinstance(problem, str):
-                yield RejectedRow(line_no, problem, stripped)
-                continue
-            digest = content_hash(problem)
-            raw_key = bytes.fromhex(digest)
-            occurrence = seen.get(raw_key, 0)
-            seen[raw_key] = occurrence + 1
-            yield TaskRow(line_no, task_index, f"{digest}.{occurrence}", problem)
-            task_index += 1
+            if text:
+                yield rows.take(line_no, text)
+
+
+def rows_from_objects(objects: Iterable[Any], limit: int | None = None) -> Iterator[TaskRow | RejectedRow]:
+    """The same for rows given as Python objects (the n-th is "line" n), validated exactly as file lines are."""
+    rows = _RowKeys()
+    for line_no, obj in enumerate(objects, start=1):
+        if limit is not None and rows.valid >= limit:
+            return
+        try:
+            text = json.dumps(obj)  # ASCII escapes: a lone surrogate is then refused as it is in a file
+        except (TypeError, ValueError, RecursionError) as exc:
+            yield RejectedRow(line_no, f"not JSON: {exc}", repr(obj)[:200])
+            continue
+        yield rows.take(line_no, text)
+
+
+class _RowKeys:
+    """Validates rows and keys each by its content; identical rows are told apart by their order of
+    appearance, with 16 bytes kept per distinct row."""
+
+    def __init__(self) -> None:
+        self.valid = 0
+        self._seen: dict[bytes, int] = {}
+
+    def take(self, line_no: int, text: str) -> TaskRow | RejectedRow:
+        row = validate_row_text(text)
+        if isinstance(row, str):
+            return RejectedRow(line_no, row, text)
+        digest = content_hash(row)
+        raw_key = bytes.fromhex(digest)
+        occurrence = self._seen.get(raw_key, 0)
+        self._seen[raw_key] = occurrence + 1
+        self.valid += 1
+        return TaskRow(line_no, self.valid - 1, f"{digest}.{occurrence}", row)
 
 
 def validate_row_text(text: str) -> dict[str, Any] | str:

@@ -16,12 +16,12 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows
+from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows, rows_from_objects
 from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
 from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
@@ -57,6 +57,26 @@ class Outcome:
 
     kind: str  # a RolloutStatus, or rejected | skipped
     reward: float | None = None
+    detail: str | None = None  # for a rejected row: `file:line: reason`
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One (task, repeat), collected: scored (`ok`, `model_error`; `reward` is real) or failed after every
+    retry (`infra_error`, `timeout`; no reward, `failure` says why). `record` is the line written for it to
+    the rollouts file (the verify response plus `gymbox` metadata) or to the failures file (with `error`)."""
+
+    status: RolloutStatus
+    task_index: int
+    repeat: int
+    agent: str
+    reward: float | None
+    record: dict[str, Any]
+    failure: FailureKind | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.status.scored
 
 
 @dataclass
@@ -122,12 +142,14 @@ class Collector:
         on_outcome: Callable[[Outcome], None] = lambda _: None,
         *,
         rediscover: Callable[[], dict[str, list[str]]] | None = None,
+        on_rollout: Callable[[Rollout], Awaitable[None]] | None = None,
     ) -> None:
         self.pickers = {name: ReplicaPicker(urls) for name, urls in agents.items()}
         self.options = options
         self.output = output
         self.on_outcome = on_outcome
         self.rediscover = rediscover
+        self.on_rollout = on_rollout  # awaited: a slow consumer holds the workers back
         self.rollouts = JsonlAppender(output)
         self.failures = JsonlAppender(sibling(output, "failures.jsonl"))
         self.rejects = JsonlAppender(sibling(output, "rejects.jsonl"))
@@ -142,19 +164,21 @@ class Collector:
         self._lookup: asyncio.Task[None] | None = None
         self._looked_up_at = -REDISCOVER_INTERVAL_S
 
-    async def run(self, input_path: Path) -> RunSummary:
-        check_input(input_path)
+    async def run(self, rows: Path | Iterable[dict[str, Any]]) -> RunSummary:
+        """Collect every row of a JSONL file, or of an iterable of row objects (then "line" n is the n-th)."""
+        if isinstance(rows, Path):
+            check_input(rows)
         if self.output.exists() and self.output.stat().st_size and not self.options.resume:
             raise GymboxError(
                 f"{self.output} already holds rollouts: pass --resume to continue it, or choose another --output"
             )
-        self._input = str(input_path)
+        self._input = str(rows) if isinstance(rows, Path) else "<rows>"
         done = completed_keys(self.output) if self.options.resume else set()
         queue: asyncio.Queue[tuple[TaskRow, int] | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         started = time.monotonic()
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
         try:
-            await self._produce(input_path, queue, done)
+            await self._produce(rows, queue, done)
             for _ in workers:
                 await queue.put(None)
             await asyncio.gather(*workers)
@@ -175,13 +199,18 @@ class Collector:
         return self.summary
 
     async def _produce(
-        self, input_path: Path, queue: asyncio.Queue[tuple[TaskRow, int] | None], done: set[str]
+        self, rows: Path | Iterable[dict[str, Any]], queue: asyncio.Queue[tuple[TaskRow, int] | None], done: set[str]
     ) -> None:
-        for item in read_rows(input_path, self.options.limit):
+        source = (
+            read_rows(rows, self.options.limit)
+            if isinstance(rows, Path)
+            else rows_from_objects(rows, self.options.limit)
+        )
+        for item in source:
             if isinstance(item, RejectedRow):
                 self._reject(item.line, item.reason, item.text)
                 if self.options.strict:
-                    raise GymboxError(f"{input_path}:{item.line}: {item.reason}")
+                    raise GymboxError(f"{self._input}:{item.line}: {item.reason}")
                 continue
             agent = self.options.agent or item.agent_name
             if agent not in self.pickers:
@@ -192,7 +221,7 @@ class Collector:
                 )
                 self._reject(item.line, reason, None, item.row)
                 if self.options.strict:
-                    raise GymboxError(f"{input_path}:{item.line}: {reason}")
+                    raise GymboxError(f"{self._input}:{item.line}: {reason}")
                 continue
             for repeat in range(self.options.repeats):
                 if rollout_key(item.key, repeat) in done:
@@ -206,7 +235,7 @@ class Collector:
         self.rejects.write(
             {"file": self._input, "line": line, "error": reason, "row": row if row is not None else text}
         )
-        self.on_outcome(Outcome("rejected"))
+        self.on_outcome(Outcome("rejected", detail=f"{self._input}:{line}: {reason}"))
 
     async def _worker(self, queue: asyncio.Queue[tuple[TaskRow, int] | None]) -> None:
         while (job := await queue.get()) is not None:
@@ -261,38 +290,41 @@ class Collector:
             self._reject(task.line, str(exc), None, task.row)
             return
         except UpstreamError as exc:
-            self._fail(task, repeat, agent, exc, self._meta(task, tried, "", started_at, time.time() - started_at))
+            meta = self._meta(task, tried, "", started_at, time.time() - started_at)
+            await self._fail(task, repeat, agent, exc, meta)
             return
         status = RolloutStatus.MODEL_ERROR if body.get("status") == RolloutStatus.MODEL_ERROR else RolloutStatus.OK
-        self.rollouts.write(
-            {
-                **body,
-                "_ng_task_index": task.task_index,
-                "_ng_rollout_index": repeat,
-                "agent_ref": {"name": agent},
-                "status": status,
-                "gymbox": self._meta(task, tried, url, started_at, latency),
-            }
-        )
+        record = {
+            **body,
+            "_ng_task_index": task.task_index,
+            "_ng_rollout_index": repeat,
+            "agent_ref": {"name": agent},
+            "status": status,
+            "gymbox": self._meta(task, tried, url, started_at, latency),
+        }
+        self.rollouts.write(record)
         self.summary.written += 1
         self.on_outcome(Outcome(status, _reward(body)))
+        if self.on_rollout is not None:
+            await self.on_rollout(Rollout(status, task.task_index, repeat, agent, _reward(body), record))
 
-    def _fail(self, task: TaskRow, repeat: int, agent: str, exc: UpstreamError, meta: dict[str, Any]) -> None:
-        self.failures.write(
-            {
-                "_ng_task_index": task.task_index,
-                "_ng_rollout_index": repeat,
-                "agent_ref": {"name": agent},
-                "status": exc.kind.status,
-                "failure": exc.kind,
-                "error": str(exc),
-                "file": self._input,
-                "line": task.line,
-                "gymbox": meta,
-            }
-        )
+    async def _fail(self, task: TaskRow, repeat: int, agent: str, exc: UpstreamError, meta: dict[str, Any]) -> None:
+        record = {
+            "_ng_task_index": task.task_index,
+            "_ng_rollout_index": repeat,
+            "agent_ref": {"name": agent},
+            "status": exc.kind.status,
+            "failure": exc.kind,
+            "error": str(exc),
+            "file": self._input,
+            "line": task.line,
+            "gymbox": meta,
+        }
+        self.failures.write(record)
         self.summary.failed += 1
         self.on_outcome(Outcome(exc.kind.status))
+        if self.on_rollout is not None:
+            await self.on_rollout(Rollout(exc.kind.status, task.task_index, repeat, agent, None, record, exc.kind))
 
     async def _post_run(self, url: str, row: dict[str, Any]) -> dict[str, Any]:
         answer = await self.client.post(f"{url}/run", row, timeout_s=self.options.timeout_s)
