@@ -3,7 +3,7 @@
 The prompt gives a function's name, signature, description and a couple of worked examples. The model
 may try code with the `run_python` tool, then answers with the function in a ```python block. `verify`
 takes the last such block of the final message and runs it in the stack's sandbox (a `python_sandbox`
-instance, DESIGN.md §5) under `harness.py`, which calls the function on each hidden test's arguments and
+instance, docs/sandbox.md) under `harness.py`, which calls the function on each hidden test's arguments and
 reports the return values; this server compares them with the expected values, which never enter the
 sandbox. Reward = tests passed / tests; `all_passed`, `loaded` (the code ran and defined the function),
 `tests_passed` and `tests_total` are extra metrics.

@@ -8,6 +8,7 @@ GET  /status   runs in flight, queued, done, refused, slots set aside, leftover 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
@@ -29,6 +30,8 @@ from gymbox.sandbox.seccomp import make_undumpable
 from gymbox.sandbox.signals import guard_shutdown_signals
 from gymbox.sandbox.slots import ROOT_ENV, SandboxUnavailable, Slots, random_uid_base
 from gymbox.servers.app import ToolError, create_app
+
+log = logging.getLogger("gymbox.sandbox")
 
 
 def others_can_run(program: str) -> bool:
@@ -90,13 +93,20 @@ class PythonSandboxServer:
         isolate = cfg.isolate_users
         if isolate is None:
             isolate = os.geteuid() == 0 and others_can_run(sys.executable)
+            if os.geteuid() == 0 and not isolate:
+                log.warning(
+                    "%s: runs as root, and other users cannot run %s: every run is root too; "
+                    "use the container (docs/sandbox.md) for anything but development",
+                    self.name,
+                    sys.executable,
+                )
         mounted = os.environ.get(ROOT_ENV)
         self.own_root = None if mounted else Path(tempfile.mkdtemp(prefix="gymbox-sandbox-"))
         root = Path(mounted) if mounted else self.own_root
         assert root is not None
         base = (cfg.run_uid_base or random_uid_base(cfg.max_concurrency)) if isolate else None
-        if isolate:
-            os.chmod(root, 0o711)  # each run may reach its own slot folder, and list none
+        if isolate and self.own_root is not None:
+            os.chmod(root, 0o711)  # each run may reach its own slot folder; none may list them
         try:
             return Slots(root, cfg.max_concurrency, uid_base=base, min_free_mb=cfg.min_free_mb)
         except PermissionError as exc:
