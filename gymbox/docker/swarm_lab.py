@@ -129,7 +129,7 @@ class SwarmLab:
         """Take node `index` away at once, as a machine that loses power."""
         client.docker("kill", self.node_names[index])
 
-    def remove(self, timeout: float = 180.0) -> None:
+    def remove(self, timeout: float = 900.0) -> None:
         """Delete every container (with its volumes) and network labelled with this lab, and nothing else.
 
         A node's engine may still be tearing down its own containers when the kill arrives, and the kill
@@ -140,8 +140,9 @@ class SwarmLab:
         while containers := client.docker("ps", "--all", "--quiet", "--filter", label).stdout.split():
             if time.monotonic() > deadline:
                 raise StackError(f"swarm lab {self.name}: containers {' '.join(containers)} would not go away")
-            client.docker("rm", "--force", "--volumes", *containers, timeout=300, check=False)
-            time.sleep(1.0)
+            # A graceful stop first: each node's engine then stops its own containers before the node goes.
+            client.docker("stop", "--time", "20", *containers, timeout=600, check=False)
+            client.docker("rm", "--force", "--volumes", *containers, timeout=600, check=False)
         networks = client.docker("network", "ls", "--quiet", "--filter", label).stdout.split()
         if networks:
             client.docker("network", "rm", *networks)
