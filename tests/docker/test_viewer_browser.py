@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import ROOT, WEATHER_AGENT, WEATHER_CONFIG, gymbox
+from tests.docker.conftest import WEATHER_AGENT, WEATHER_CONFIG, gymbox
 
 pytestmark = pytest.mark.docker
 
@@ -58,8 +58,8 @@ def runs(weather_images: tuple[str, str], stack_name: str, gymbox_env: dict[str,
 def viewer(runs: list[Path], gymbox_env: dict[str, str]) -> Iterator[str]:
     """`gymbox view A B --port 0`, as a user runs it; yields its URL."""
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gymbox"), "view", *map(str, runs), "--port", "0"],
-        cwd=ROOT,
+        [str(Path(sys.executable).parent / "gymbox"), "view", *(run.name for run in runs), "--port", "0"],
+        cwd=runs[0].parent,  # relative names, as a user in the rollouts folder types them
         env=gymbox_env,
         stderr=subprocess.PIPE,
         text=True,
