@@ -36,11 +36,16 @@ CONNECTING = frozenset({FailureKind.UNREACHABLE, FailureKind.DISCONNECTED})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """`attempts` tries in all (the first included), with exponential backoff and full jitter between them."""
+    """`attempts` tries in all (the first included), with exponential backoff and jitter between them.
+
+    `jitter` is the random share of each wait: 1.0 (full jitter) waits uniformly in [0, backoff], 0.25
+    (the `openai` client's) in [0.75 * backoff, backoff].
+    """
 
     attempts: int = 4
     base_s: float = 0.5
     cap_s: float = 15.0
+    jitter: float = 1.0
     retry_on: frozenset[FailureKind] = TRANSIENT
 
     def __post_init__(self) -> None:
@@ -48,16 +53,19 @@ class RetryPolicy:
             raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
         if not 0 <= self.base_s <= self.cap_s:
             raise ValueError(f"RetryPolicy needs 0 <= base_s <= cap_s, got {self.base_s} and {self.cap_s}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"RetryPolicy.jitter is a share of the wait, from 0 to 1, got {self.jitter}")
 
     def should_retry(self, kind: FailureKind, attempt: int) -> bool:
         """Whether to try again after attempt number `attempt` (1-based) failed with `kind`."""
         return attempt < self.attempts and kind in self.retry_on
 
     def delay_s(self, attempt: int) -> float:
-        """The wait after attempt `attempt` failed: uniform in [0, min(cap, base * 2**(attempt - 1))].
-
-        Full jitter spreads the retries of many rollouts that failed together (a replica died under them)."""
-        return random.uniform(0, min(self.cap_s, self.base_s * 2 ** max(attempt - 1, 0)))
+        """The wait after attempt `attempt` failed: the backoff min(cap, base * 2**(attempt - 1)), less a
+        random share of up to `jitter` of it. Jitter spreads the retries of many calls that failed together
+        (a replica died under them)."""
+        backoff = min(self.cap_s, self.base_s * 2.0 ** max(attempt - 1, 0))
+        return backoff * (1 - self.jitter * random.random())
 
     async def call(self, attempt_fn: Callable[[int], Awaitable[T]]) -> T:
         """`await attempt_fn(1)`, then `attempt_fn(2)`, ... while it raises an `UpstreamError` this policy

@@ -28,6 +28,8 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
         delays = [policy.delay_s(attempt) for _ in range(200)]
         assert all(0 <= d <= bound for d in delays)
         assert max(delays) > bound / 2  # jittered across the whole range, not a fixed step
+    openai_like = RetryPolicy(base_s=0.5, cap_s=8.0, jitter=0.25)
+    assert all(0.375 <= openai_like.delay_s(1) <= 0.5 for _ in range(200))
 
 
 async def test_call_retries_then_returns_or_raises_the_last_error() -> None:

@@ -15,9 +15,10 @@ Answers that need no conversion (`api: responses`, `/v1/chat/completions`) go ba
 bytes, unparsed; streams (`stream: true`) are relayed chunk by chunk. A streaming Responses request over
 `api: chat` is answered with events made from the converted answer (`stream_events`).
 
-Upstream 408/409/429/5xx answers and connection errors are retried with the `openai` client's policy
-(exponential backoff from 0.5 s, capped at 8 s, with up to 25 % jitter, honouring `retry-after(-ms)`),
-`max_retries` times (see `upstream`). Then the proxy answers, in OpenAI's error shape (`openai_app`):
+Upstream 408/409/429/5xx answers and connection errors are retried `max_retries` times by gymbox's
+`RetryPolicy`, shaped like the `openai` client's (exponential backoff from 0.5 s, capped at 8 s, with up
+to 25 % jitter, honouring `retry-after(-ms)`; see `upstream`). Then the proxy answers, in OpenAI's error
+shape (`openai_app`):
 - 502, code `upstream_unavailable` — an infrastructure failure;
 - 400, code `context_length_exceeded` — the model's episode is over;
 - any other upstream 4xx with the same status (code `upstream_error`).
@@ -53,6 +54,7 @@ from gymbox.model_servers.openai_app import (
 )
 from gymbox.model_servers.stream_events import response_events
 from gymbox.model_servers.upstream import UpstreamClient, UpstreamStatusError, UpstreamUnreachable
+from gymbox.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ class OpenAIModelServer:
             self._upstream = UpstreamClient(
                 self.base_url,
                 self.config.api_key,
-                max_retries=self.config.max_retries,
+                retry=RetryPolicy(attempts=self.config.max_retries + 1, base_s=0.5, cap_s=8.0, jitter=0.25),
                 timeout_s=self.config.timeout_s,
             )
         return self._upstream

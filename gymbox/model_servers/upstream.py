@@ -6,10 +6,10 @@ and runs them through an httpx transport over aiohttp. A proxy sends one JSON bo
 request. aiohttp, because httpx's pool collapses under concurrency and aiohttp's holds (see
 `gymbox.http_client`).
 
-Retries follow the `openai` client's policy, so the proxy behaves as it did: 408, 409, 429, 5xx and
-connection errors or timeouts are retried `max_retries` times; `x-should-retry: true|false` decides when
-sent; the wait is `retry-after-ms` or `retry-after` (seconds or an HTTP date) when 0 < wait <= 60 s,
-else exponential backoff from 0.5 s capped at 8 s, minus up to 25 % jitter.
+Retries follow gymbox's one `RetryPolicy`, which the proxy shapes like the `openai` client's: 408, 409,
+429, 5xx and connection errors or timeouts are retried while it has attempts left; `x-should-retry:
+true|false` decides when sent; the wait is `retry-after-ms` or `retry-after` (seconds or an HTTP date)
+when 0 < wait <= 60 s, else the policy's backoff (from 0.5 s capped at 8 s, minus up to 25 % jitter).
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import random
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from gymbox.errors import FailureKind
 from gymbox.http_client import CLIENT_KEEP_ALIVE_S
+from gymbox.retry import RetryPolicy
 
-_INITIAL_DELAY_S, _MAX_DELAY_S, _MAX_RETRY_AFTER_S = 0.5, 8.0, 60.0
+_MAX_RETRY_AFTER_S = 60.0
 _RETRIED_STATUSES = frozenset({408, 409, 429})
 
 
@@ -54,9 +55,9 @@ class UpstreamUnreachable(Exception):
 class UpstreamClient:
     """POST JSON to one OpenAI-compatible base URL over a pooled aiohttp session, made on first use."""
 
-    def __init__(self, base_url: str, api_key: str, *, max_retries: int, timeout_s: float) -> None:
+    def __init__(self, base_url: str, api_key: str, *, retry: RetryPolicy, timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
-        self.max_retries = max_retries
+        self.retry = retry
         # A per-read timeout, as the openai client's: a long generation or stream is fine while bytes flow.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
         self._headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "gymbox"}
@@ -95,14 +96,13 @@ class UpstreamClient:
         """
         data = json.dumps(body).encode()
         url = f"{self.base_url}{path}"
-        for attempt in range(self.max_retries + 1):
-            retries_left = attempt < self.max_retries
+        for attempt in range(1, self.retry.attempts + 1):
             try:
                 answer = await self.session.post(url, data=data, headers=self._headers)
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
-                if not retries_left:
+                if not self.retry.should_retry(FailureKind.UNREACHABLE, attempt):
                     raise UpstreamUnreachable(f"{exc!r}") from None
-                await asyncio.sleep(_backoff(attempt, {}))
+                await asyncio.sleep(self.retry.delay_s(attempt))
                 continue
             if answer.status < 300:
                 return answer
@@ -112,9 +112,10 @@ class UpstreamClient:
                 error_body = b""
             finally:
                 answer.release()
-            if not (retries_left and _should_retry(answer.status, answer.headers)):
+            retry = self.retry.should_retry(FailureKind.SERVER_ERROR, attempt)
+            if not (retry and _should_retry(answer.status, answer.headers)):
                 raise UpstreamStatusError(answer.status, error_body)
-            await asyncio.sleep(_backoff(attempt, answer.headers))
+            await asyncio.sleep(_backoff(self.retry, attempt, answer.headers))
         raise AssertionError("unreachable")
 
 
@@ -128,11 +129,11 @@ def _should_retry(status: int, headers: Mapping[str, str]) -> bool:
     return status in _RETRIED_STATUSES or status >= 500
 
 
-def _backoff(attempt: int, headers: Mapping[str, str]) -> float:
+def _backoff(policy: RetryPolicy, attempt: int, headers: Mapping[str, str]) -> float:
     retry_after = _retry_after_s(headers)
     if retry_after is not None and 0 < retry_after <= _MAX_RETRY_AFTER_S:
         return retry_after
-    return min(_INITIAL_DELAY_S * 2.0**attempt, _MAX_DELAY_S) * (1 - 0.25 * random.random())
+    return policy.delay_s(attempt)
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:
