@@ -149,7 +149,7 @@ def _failure_hint(stack: Stack, c: Container) -> str:
         return f"it ran out of memory: raise `memory` of instance {c.instance!r} in the config"
     if not _crashed(c):
         return (
-            f"it runs but GET /health on port 8000 failed 3 times in a row; is the server listening on "
+            f"it runs but GET /health on port 8000 failed until Docker marked it unhealthy; is the server listening on "
             f"0.0.0.0:8000? {reproduce}"
         )
     return f"the server crashed on start; the log above says why. {reproduce}"
