@@ -353,8 +353,9 @@ def prune(options: BuildOptions, *, dry_run: bool = False) -> list[str]:
     their tags. `dry_run`: only return what would be removed.
 
     Current: the runtime for today's sources and base, and the images of every environment folder.
-    Images another checkout built (label `gymbox.checkout`), or built before that label existed, are
-    never touched; nor are images a container still uses (docker refuses to remove them).
+    Only runtime, environment and test images are pruned. Images another checkout built (label
+    `gymbox.checkout`), or built before that label existed, are never touched; nor are images a
+    container still uses (docker refuses to remove them).
     """
     from gymbox.registry import environments_dir
 
@@ -365,7 +366,10 @@ def prune(options: BuildOptions, *, dry_run: bool = False) -> list[str]:
         keep.update((env_spec(name, runtime).tag, test_spec(name, runtime).tag))
     mine = f"label={CHECKOUT_LABEL}={source_root()}"
     listed = client.docker("image", "ls", "--filter", mine, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    stale = [tag for tag in listed if tag not in keep and not tag.endswith(":<none>")]
+    # Only the kinds whose current tags `keep` knows: other images (copies pushed to a registry, other
+    # image kinds) are never taken for stale.
+    prunable = (f"{RUNTIME_REPO}:", "gymbox/env-", "gymbox/test-")
+    stale = [tag for tag in listed if tag.startswith(prunable) and tag not in keep and not tag.endswith(":<none>")]
     if dry_run:
         return stale
     removed = []
