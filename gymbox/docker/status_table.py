@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gymbox.docker.records import Container
-from gymbox.docker.service import CONTAINER_PORT
+from gymbox.docker.stack import agent_urls
 from gymbox.roles import Role
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ def service_rows(containers: list[Container], *, verified: bool = False) -> list
         services.setdefault(c.service, []).append(c)
     rows = []
     for service, members in services.items():
-        urls = []
-        if members[0].role == Role.RESPONSES_API_AGENTS:
-            for c in members:
-                urls += [f"http://127.0.0.1:{port}" for _ip, port in c.host_ports(CONTAINER_PORT)]
+        urls = agent_urls(members).get(members[0].instance, [])
         rows.append(
             {
                 "service": service,
