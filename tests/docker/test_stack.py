@@ -86,12 +86,52 @@ def test_interrupting_up_tears_the_stack_down(
 def test_a_crashing_server_is_named_with_its_log_and_a_hint(
     stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str]
 ) -> None:
-    # The scripted model rejects unknown fields when it starts, so its container exits at once.
-    result = _up(stack_name, gymbox_env, "policy_model.responses_api_models.scripted_model.no_such_field=1", timeout=60)
+    # A rule whose regex does not compile passes field validation but fails the scripted model's start,
+    # so its container exits at once. (An unknown field no longer gets that far: `up` refuses it first.)
+    result = _up(
+        stack_name,
+        gymbox_env,
+        'policy_model.responses_api_models.scripted_model.rules=[{match: "(", script: []}]',
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "service 'policy_model'" in result.stderr
-    assert "no_such_field" in result.stderr  # from the container's log
+    assert "missing )" in result.stderr  # from the container's log
     assert "Hint:" in result.stderr
+    assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_a_misspelt_field_fails_up_before_anything_starts(
+    stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str]
+) -> None:
+    result = _up(stack_name, gymbox_env, f"{AGENT_FIELDS}.max_stepz=3", timeout=60)
+    assert result.returncode == 1
+    assert f"{AGENT_FIELDS}.max_stepz: unknown field (did you mean 'max_steps'?)" in result.stderr
+    assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_only_the_model_servers_container_holds_the_api_key(
+    stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str], tmp_path: Path
+) -> None:
+    from gymbox.docker.client import docker
+    from gymbox.docker.stack import Stack
+
+    key = "sk-only-for-the-model-0123456789"
+    env_file = tmp_path / "env.yaml"
+    # The proxy needs no reachable upstream to be healthy; nothing here calls it.
+    env_file.write_text(f"policy_base_url: http://127.0.0.1:9/v1\npolicy_api_key: {key}\npolicy_model_name: m\n")
+    args = ["up", "-c", str(WEATHER_CONFIG), "-m", "openai", "--env-file", str(env_file), "--name", stack_name]
+    try:
+        started = gymbox(*args, "--timeout", "120", env=gymbox_env, timeout=720, check=False)
+        assert started.returncode == 0, started.stderr
+        holders = set()
+        for c in Stack(stack_name).containers():
+            environment = docker("inspect", "--format", "{{json .Config.Env}}", c.id).stdout
+            if key in environment:
+                holders.add(c.instance)
+        assert holders == {"policy_model"}
+    finally:
+        gymbox("down", "--name", stack_name, env=gymbox_env, timeout=120, check=False)
     assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
 
 
