@@ -358,6 +358,7 @@ def test_a_lost_session_is_retried_as_a_new_episode_and_never_scored(tmp_path: P
     assert (scored["id"], scored["reward"], scored["gymbox"]["attempts"]) == (0, 1.0, 2)
     [failed] = read(tmp_path / "out_failures.jsonl")
     assert (failed["_ng_task_index"], failed["status"], failed["failure"]) == (1, "infra_error", "session_lost")
+    assert failed["http_status"] == 502
     assert "reward" not in failed
     assert calls[1] == 3
 

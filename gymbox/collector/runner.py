@@ -315,6 +315,7 @@ class Collector:
             "agent_ref": {"name": agent},
             "status": exc.kind.status,
             "failure": exc.kind,
+            "http_status": exc.status,  # what the agent answered; None when it did not answer
             "error": str(exc),
             "file": self._input,
             "line": task.line,

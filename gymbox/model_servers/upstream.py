@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from gymbox.errors import FailureKind
-from gymbox.http_client import CLIENT_KEEP_ALIVE_S
+from gymbox.http_client import CLIENT_KEEP_ALIVE_S, CONNECT_TIMEOUT_S
 from gymbox.retry import RetryPolicy
 
 _MAX_RETRY_AFTER_S = 60.0
@@ -59,7 +59,9 @@ class UpstreamClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         # A per-read timeout, as the openai client's: a long generation or stream is fine while bytes flow.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+        # Connecting is bounded on its own, as on every hop: a dead upstream fails in seconds.
+        connect_s = min(timeout_s, CONNECT_TIMEOUT_S)
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=timeout_s)
         self._headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "gymbox"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
