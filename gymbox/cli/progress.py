@@ -43,6 +43,11 @@ class RolloutProgress:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.progress.stop()
 
+    def finish(self) -> None:
+        """The run ended: the bar ends full. An invalid input line stands for all its repeats, which were
+        counted in the total but never sent."""
+        self.progress.update(self.task, total=self.progress.tasks[0].completed)
+
     def update(self, outcome: Outcome) -> None:
         if outcome.reward is not None:
             self.rewards_sum += outcome.reward

@@ -129,6 +129,8 @@ def rollout(
         if exporter is not None:
             exporter.watch(collector)
         summary = run_until_signalled(collector, input)  # Ctrl-C and SIGTERM still print the summary
+        if not summary.interrupted:
+            progress.finish()
     metrics = compute_metrics(
         output, pass_threshold=pass_threshold, elapsed_s=None if summary.interrupted else summary.elapsed_s
     )

@@ -62,7 +62,7 @@ def up(
     stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file)
     stack_name = name or default_stack_name(config, model)
     options = build_options(ca_bundle, base, stack=stack, verbose=verbose)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # a line in a log stays one line
     # --verbose streams docker's build output to the terminal, which a live panel would garble.
     progress = UpProgress(stack_name, console, live=False if verbose else None)
     options.log = progress.log

@@ -53,7 +53,7 @@ def print_metrics(metrics: dict[str, Any], console: Console | None = None) -> No
         shown = list(islice(tasks, _PER_TASK_SHOWN))
         table = Table(title=f"Per task (first {len(shown)} of {len(tasks)})")
         for col in ("agent", "task", "rollouts", "mean_reward", "passes"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")  # an agent's name is not cut short in a narrow terminal
         for row in shown:
             table.add_row(
                 row["agent"], str(row["task_index"]), str(row["rollouts"]), _fmt(row["mean_reward"]), str(row["passes"])
