@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from gymbox.model_servers.openai_model import (
     VLLMModelServer,
 )
 from gymbox.registry import build_server
-from gymbox.testing import bound_socket, serve_app
+from gymbox.testing import bound_socket, running_stack, serve_app
 from tests.chat_completions_double import ChatCompletionsDouble, Reply, completion, error, tool_call
 
 SECRET = "sk-test-0123456789abcdef"
@@ -443,6 +444,35 @@ async def test_models_lists_the_served_model(proxy, client) -> None:
     with proxy() as url:
         models = await client(url).models.list()
     assert [m.id for m in models.data] == ["served-model"]
+
+
+# ----------------------------------------------------------------------------------- gymbox's agent
+
+
+async def test_the_agent_runs_episodes_through_the_proxy(double, upstream, module_toy_environments) -> None:
+    """simple_agent -> openai_model -> the double: a tool call and an answer, then a context overflow."""
+    config = Path(__file__).parent / "fixtures" / "toy.yaml"
+    sets = [f"policy_base_url={upstream}", f"policy_api_key={SECRET}", "policy_model_name=served-model"]
+    stack = load_config([config], model="openai", sets=sets, env_file=Path("/dev/null"), assign_ports=False)
+    row = {"responses_create_params": {"input": "Note hello.", "tools": [{"type": "function", "name": "write"}]}}
+    double.reply(
+        completion("<think>Write it.</think>", tool_calls=[tool_call("write", '{"text": "hello"}')]),
+        completion("Done."),
+        error(400, "This model's maximum context length is 4096 tokens."),
+    )
+    with running_stack(stack) as urls:
+        ok = httpx.post(f"{urls['toy_agent']}/run", json={**row, "target": "hello"}, timeout=30).json()
+        overflow = httpx.post(f"{urls['toy_agent']}/run", json={**row, "target": "x"}, timeout=30).json()
+    assert (ok["status"], ok["reward"]) == ("ok", 1.0)
+    assert [i["type"] for i in ok["response"]["output"]] == [
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "message",
+    ]
+    assert overflow["status"] == "model_error"
+    assert overflow["model_error"].startswith("context length exceeded")
+    assert "maximum context length is 4096 tokens" in overflow["model_error"]  # the message, not JSON
 
 
 # ----------------------------------------------------------------------------------- secrets & metadata
