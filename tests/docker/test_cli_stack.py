@@ -7,7 +7,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.docker.conftest import ROOT, WEATHER_AGENT, WEATHER_CONFIG, gymbox, leftovers
+
+pytestmark = pytest.mark.docker
 
 WEATHER_ROWS = ROOT / "environments/example_single_tool_call/data/example.jsonl"
 
