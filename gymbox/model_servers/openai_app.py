@@ -23,7 +23,6 @@ from starlette.exceptions import HTTPException
 
 from gymbox.servers.app import ToolError, create_app, describe_validation_errors
 
-_ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error", 429: "rate_limit_error"}
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -54,7 +53,7 @@ class ModelServerError(Exception):
 def error_response(
     message: str, status: int, *, code: str | None = None, param: str | None = None, detail: Any = None
 ) -> JSONResponse:
-    kind = _ERROR_TYPES.get(status) or ("server_error" if status >= 500 else "invalid_request_error")
+    kind = "server_error" if status >= 500 else "invalid_request_error"  # OpenAI's two common types
     body: dict[str, Any] = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     if detail is not None:
         body["detail"] = detail
