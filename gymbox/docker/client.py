@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -39,6 +39,7 @@ def run(
     timeout: float | None = None,
     check: bool = True,
     capture: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a docker/compose command line; raise DockerError when it fails (and `check`).
 
@@ -57,6 +58,7 @@ def run(
             stderr=subprocess.PIPE if capture else None,
             timeout=timeout,
             check=False,
+            env={**os.environ, **env} if env is not None else None,  # env adds to (never replaces) ours
         )
     except FileNotFoundError:
         raise DockerError(

@@ -61,6 +61,7 @@ def vllm_service(inst: ServerInstance, stack_name: str, secret_names: dict[str, 
         environment=environment,
         volumes=[f"{volume}:{HF_CACHE}"],
         gpus=config.tensor_parallel_size,
+        placement=list(inst.config.placement or []),
         shm_size=SHM_SIZE,
         comment=f"vLLM for {inst.name}: {config.model}",
     )
