@@ -54,7 +54,7 @@ def load_yaml(path: Path) -> tuple[dict[str, Any], Origins]:
         raise ConfigError(f"{path}:{node.start_mark.line + 1}: a config file must be a mapping at the top")
     builder = _Builder(path)
     try:
-        data = builder.build(node, (), via_alias=False, at=builder.line(node))
+        data = builder.build(node, (), via_alias=False, at=f"{builder.line(node)}: {dotted(())}")
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply") from None
     return data, builder.origins
@@ -91,17 +91,20 @@ class _Builder:
     def line(self, node: yaml.Node) -> str:
         return f"{self.path}:{node.start_mark.line + 1}"
 
+    def where(self, node: yaml.Node, key_path: KeyPath) -> str:
+        return f"{self.line(node)}: {dotted(key_path)}"
+
     def build(self, node: yaml.Node, key_path: KeyPath, *, via_alias: bool, at: str) -> Any:
-        """`at`: file:line of the key (or list) holding this value, where an alias is named in errors."""
+        """`at`: "file:line: key.path" where this value is written; inside an alias, where that alias is used."""
         ident = id(node)
         if ident in self.open:
-            raise ConfigError(f"{at}: {dotted(key_path)}: a YAML alias refers to a value that contains it")
+            raise ConfigError(f"{at}: a YAML alias refers to a value that contains it")
         via_alias = via_alias or ident in self.built
         if via_alias:
             self.alias_nodes += 1
             if self.alias_nodes > MAX_ALIAS_NODES:
                 raise ConfigError(
-                    f"{at}: {dotted(key_path)}: YAML aliases expand to more than {MAX_ALIAS_NODES:,} values; "
+                    f"{at}: YAML aliases expand to more than {MAX_ALIAS_NODES:,} values; "
                     "write the values out, or nest fewer aliases"
                 )
         self.built.add(ident)
@@ -117,10 +120,10 @@ class _Builder:
             self._check_tag(node, _SEQ_TAG, key_path)
             self.open.add(ident)
             try:
-                item_at = at if via_alias else self.line(node)
+                items = [(item, (*key_path, str(i))) for i, item in enumerate(node.value)]
                 return [
-                    self.build(item, (*key_path, str(i)), via_alias=via_alias, at=item_at)
-                    for i, item in enumerate(node.value)
+                    self.build(item, path, via_alias=via_alias, at=at if via_alias else self.where(node, path))
+                    for item, path in items
                 ]
             finally:
                 self.open.discard(ident)
@@ -139,13 +142,15 @@ class _Builder:
                 merges.append((key_node, value_node))
                 continue
             key = str(key_node.value)
+            path = (*key_path, key)
             out[key] = self.build(
-                value_node, (*key_path, key), via_alias=via_alias, at=at if via_alias else self.line(key_node)
+                value_node, path, via_alias=via_alias, at=at if via_alias else self.where(key_node, path)
             )
             # The key's own line is the useful one for errors about its value.
             self.origins[(*key_path, key)] = self.line(key_node)
         for key_node, value_node in merges:
-            self._merge(out, value_node, key_path, via_alias=via_alias, at=at if via_alias else self.line(key_node))
+            merge_at = at if via_alias else self.where(key_node, key_path)
+            self._merge(out, value_node, key_path, via_alias=via_alias, at=merge_at)
         return out
 
     def _merge(self, out: dict[str, Any], value: yaml.Node, key_path: KeyPath, *, via_alias: bool, at: str) -> None:
@@ -153,9 +158,7 @@ class _Builder:
         sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
-                raise ConfigError(
-                    f"{at}: {dotted(key_path)}: `<<` merges a mapping or a list of mappings (e.g. `<<: *defaults`)"
-                )
+                raise ConfigError(f"{at}: `<<` merges a mapping or a list of mappings (e.g. `<<: *defaults`)")
             outer, self.origins = self.origins, {}
             try:
                 merged = self.build(source, key_path, via_alias=via_alias, at=at)
