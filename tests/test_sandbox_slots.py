@@ -64,18 +64,30 @@ def test_a_slot_that_cannot_be_cleaned_is_set_aside_and_the_sandbox_refuses_hone
 
     # A disk with less free space than the sandbox needs: no run is attempted, and it says why.
     slots.min_free = 2**62
-    slot = slots.acquire()
-    with pytest.raises(SandboxUnavailable, match="MiB free"):
-        slots.write_files(slot, {"main.py": "print(1)"})
-    slots.reset(slot)
-    assert slot.broken is not None
-    slots.release(slot)
-    with pytest.raises(SandboxUnavailable, match="no clean run folder"):
+    with pytest.raises(SandboxUnavailable, match=r"no clean run folder: .*MiB free, below min_free_mb"):
         slots.acquire()
+    assert slot.broken is not None
     # Once there is room again, the slot is cleaned and used again.
     slots.min_free = 0
     assert slots.acquire() is slot
     assert slot.broken is None
+
+
+def test_a_slot_folder_a_run_removed_or_replaced_by_a_link_is_restored_without_following_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("not the run's")
+    slots = Slots(tmp_path / "root", 2, uid_base=None, min_free_mb=0)
+    first, second = slots.slots
+    first.path.rmdir()
+    second.path.rmdir()
+    second.path.symlink_to(outside)
+    for slot in (first, second):
+        slots.reset(slot)
+        assert slot.broken is None
+        assert slot.path.is_dir()
+        assert not slot.path.is_symlink()
+    assert (outside / "keep").read_text() == "not the run's"
 
 
 @pytest.mark.parametrize(

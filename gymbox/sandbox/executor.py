@@ -152,6 +152,8 @@ class Executor:
         try:
             self.slots.write_files(slot, files)
             return self._run_in(slot, stdin, limits)
+        except OSError as exc:  # out of descriptors or memory, say: the server's failure, not the run's
+            raise SandboxUnavailable(f"the run in {slot.path} failed on the sandbox's side: {exc}") from None
         finally:
             self.slots.reset(slot)
             self.slots.release(slot)
@@ -223,6 +225,8 @@ class Executor:
             for fd, output in outputs.items():
                 _drain(fd, output)
         finally:
+            if proc.returncode is None:  # the wait failed: the run must not outlive its answer
+                self._kill_run(slot, proc.pid)
             with self._lock:
                 self._live.discard(proc.pid)
             for fd in outputs:

@@ -104,7 +104,7 @@ class Slots:
                 if slot not in self._idle:
                     continue
                 self._idle.remove(slot)
-            if slot.broken:
+            if slot.broken or _free_bytes(slot.path) < self.min_free:  # or filled from outside a run
                 self.reset(slot)
             if not slot.broken:
                 return slot
@@ -155,6 +155,7 @@ class Slots:
                 kill_user(slot.uid)
                 if user_has_processes(slot.uid):
                     problems.append(f"processes of uid {slot.uid} survived SIGKILL")
+            self._restore_folder(slot)
             empty_directory(slot.path)
             for shared in self.shared_dirs:
                 remove_owned(shared, slot.owner)
@@ -166,6 +167,22 @@ class Slots:
         except OSError as exc:
             problems.append(f"cleaning failed: {exc}")
         slot.broken = "; ".join(problems) or None
+
+    @staticmethod
+    def _restore_folder(slot: Slot) -> None:
+        """The slot's folder as the server made it. A run that shares the server's user (no isolation)
+        may have removed it, made it a link, or taken its permissions away; a link is removed, never
+        followed."""
+        try:
+            st = os.lstat(slot.path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            os.unlink(slot.path)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            slot.path.mkdir(mode=0o700)
+            os.chown(slot.path, slot.owner, slot.owner)
+        os.chmod(slot.path, 0o700)
 
 
 def _free_bytes(path: Path) -> int:

@@ -240,13 +240,14 @@ def execute_one(stack: str, code: str, **body: Any) -> dict[str, Any]:
 
 
 def collect(
-    stack: str, rows: list[dict], tmp_path: Path, name: str, env: dict[str, str]
+    stack: str, rows: list[dict], tmp_path: Path, name: str, env: dict[str, str], concurrency: int = 8
 ) -> tuple[dict[str, dict], dict[str, dict]]:
     """(scored rollouts by id, failed rollouts by id)."""
     source, out = tmp_path / f"{name}.jsonl", tmp_path / f"{name}_rollouts.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     argv = ["rollout", "--stack", stack, "--agent", AGENT, "-i", str(source), "-o", str(out)]
-    gymbox(*argv, "--concurrency", "8", "--max-attempts", "2", env=env, timeout=600, check=False)
+    argv += ["--concurrency", str(concurrency), "--max-attempts", "2"]
+    gymbox(*argv, env=env, timeout=600, check=False)
     failures = tmp_path / f"{name}_rollouts_failures.jsonl"
 
     def lines(path: Path) -> list[dict]:
@@ -256,8 +257,10 @@ def collect(
     return {r["id"]: r for r in lines(out)}, {rows[r["line"] - 1]["id"]: r for r in lines(failures)}
 
 
-def scored(stack: str, rows: list[dict], tmp_path: Path, name: str, env: dict[str, str]) -> dict[str, dict]:
-    results, failures = collect(stack, rows, tmp_path, name, env)
+def scored(
+    stack: str, rows: list[dict], tmp_path: Path, name: str, env: dict[str, str], concurrency: int = 8
+) -> dict[str, dict]:
+    results, failures = collect(stack, rows, tmp_path, name, env, concurrency)
     assert not failures, failures
     return results
 
@@ -286,7 +289,9 @@ def test_hostile_code_is_contained_and_scored_zero(stack: str, gymbox_env: dict[
     assert list(sandbox["NetworkSettings"]["Networks"]) == [f"gymbox-{stack}_{SANDBOX}-net"]
 
     hostile = {name: row(name, code.replace("{agent_ip}", agent_ip)) for name, code in HOSTILE.items()}
-    results = scored(stack, list(hostile.values()), tmp_path, "hostile", gymbox_env)
+    # One at a time: runs at once share the CPU, and a fork bomb's processes can starve another run
+    # past its wall time (docs/sandbox.md, not covered), which would blur what this test checks.
+    results = scored(stack, list(hostile.values()), tmp_path, "hostile", gymbox_env, concurrency=1)
     for name in HOSTILE:
         assert results[name]["status"] == "ok", name
         assert results[name]["reward"] == 0.0, name
@@ -352,6 +357,14 @@ def test_a_wrong_answer_that_locks_its_folders_scores_zero_not_an_infra_error(
     assert_honest_runs_score(stack, tmp_path, "after-locked", gymbox_env)
 
 
+HOG_ALIVE = (  # prints True for each process of the hog, which the loop's body may then kill
+    "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n  try:\n"
+    "    cmd = open(f'/proc/{p}/cmdline').read()\n  except OSError:\n    continue\n"
+    "  if 'slot-' + 'hog' in cmd and int(p) != os.getpid():\n    print(True)"
+)
+FREE_BLOCKS = "import glob, os\nfor slot in sorted(glob.glob('/sandbox/slot-*')): print(os.statvfs(slot).f_bavail)"
+
+
 def test_a_sandbox_that_cannot_run_honestly_gives_infra_errors_not_zeros(
     stack: str, gymbox_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -366,9 +379,8 @@ def test_a_sandbox_that_cannot_run_honestly_gives_infra_errors_not_zeros(
     hog_proc = docker("exec", "-d", "-u", "0", sandbox, "python", "-c", hog)
     assert hog_proc.returncode == 0
     try:
-        full = "import glob, os\nprint(all(os.statvfs(s).f_bavail == 0 for s in glob.glob('/sandbox/slot-*')))"
         for _ in range(100):
-            if sandbox_python(stack, full).strip() == "True":
+            if sandbox_python(stack, FREE_BLOCKS).split() == ["0"] * 4:
                 break
         [(status, answer)] = execute(stack, {"code": "print(1)"})
         assert status == 503, answer
@@ -378,15 +390,14 @@ def test_a_sandbox_that_cannot_run_honestly_gives_infra_errors_not_zeros(
         assert failures["refused"]["status"] == "infra_error"
         assert "cannot run code honestly" in failures["refused"]["error"]
     finally:
-        sandbox_python(
-            stack,
-            "import os, signal\nfor p in filter(str.isdigit, os.listdir('/proc')):\n"
-            "    if 'slot-' + 'hog' in open(f'/proc/{p}/cmdline').read() and int(p) != os.getpid():\n"
-            "        os.kill(int(p), signal.SIGKILL)",
-        )
+        sandbox_python(stack, HOG_ALIVE + "\n    os.kill(int(p), 9)")
+    for _ in range(100):  # the killed process lets go of its files
+        if "True" not in sandbox_python(stack, HOG_ALIVE):
+            break
     # Once the disk is free again, the slots set aside are cleaned and used again: more runs at once
     # than slots, so that every slot is tried.
-    assert [status for status, _ in execute(stack, *[{"code": "print(1)"}] * 6)] == [200] * 6
+    recovered = execute(stack, *[{"code": "print(1)"}] * 6)
+    assert [status for status, _ in recovered] == [200] * 6, recovered
     assert_honest_runs_score(stack, tmp_path, "after-refused", gymbox_env)
 
 
