@@ -73,6 +73,9 @@ class ServerConfig(BaseModel):
     cpus: float | None = Field(default=None, gt=0, description="CPU limit of each container")
     memory: str | None = Field(default=None, description="memory limit of each container, e.g. 512m")
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    placement: list[str] | None = Field(
+        default=None, description="Swarm placement constraints, e.g. node.labels.zone == a"
+    )
 
     def extra_fields(self) -> dict[str, Any]:
         """The implementation's fields (NeMo Gym's descriptive ones included)."""
