@@ -35,9 +35,7 @@ def view(
         run = RunIndex(path, pass_threshold=pass_threshold)
         skipped = f", {run.skipped_lines} unreadable lines skipped" if run.skipped_lines else ""
         took = time.monotonic() - started
-        typer.echo(
-            f"indexed {path}: {len(run):,} rows, {len(run.task_keys):,} tasks in {took:.1f} s{skipped}", err=True
-        )
+        typer.echo(f"indexed {path}: {len(run):,} rows, {len(run.tasks):,} tasks in {took:.1f} s{skipped}", err=True)
         runs.append(run)
     # Bind first, so the URL printed is the one that answers (port 0 picks a free one).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -10,6 +10,7 @@ builds the same profile while it indexes a file, and `gymbox profile` prints it.
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -28,7 +29,8 @@ class TaskProfile:
     """One task's rollouts, tallied: what its rewards say without keeping them."""
 
     key: str
-    index: int
+    index: int  # `_ng_task_index`
+    position: int  # order of first appearance in the run: an id for the task within it
     agent: str
     environment: str
     prompt: str
@@ -120,7 +122,7 @@ class RunProfile:
     def add(self, row: dict[str, Any]) -> TaskProfile:
         """Tally one row (a scored rollout or a failure) and return its task."""
         meta = as_dict(row.get("gymbox"))
-        status = str(row.get("status", "ok"))
+        status = sys.intern(str(row.get("status", "ok")))  # one string per status, not one per row
         self.statuses[status] += 1
         task = self._task(row, meta)
         reward = row.get("reward")
@@ -140,14 +142,13 @@ class RunProfile:
         key = str(meta.get("task_key", row.get("_ng_task_index")))
         task = self.tasks.get(key)
         if task is None:
-            agent = str(as_dict(row.get("agent_ref")).get("name", ""))
+            agent = sys.intern(str(as_dict(row.get("agent_ref")).get("name", "")))
             environment = self._environments.get(agent)
             if environment is None:
                 environment = self._environments[agent] = environment_of(agent, meta.get("images"))
             index = row.get("_ng_task_index", -1)
-            task = self.tasks[key] = TaskProfile(
-                key, int(index) if isinstance(index, int) else -1, agent, environment, prompt_of(row)
-            )
+            index = int(index) if isinstance(index, int) else -1
+            task = self.tasks[key] = TaskProfile(key, index, len(self.tasks), agent, environment, prompt_of(row))
         return task
 
     # ------------------------------------------------------------------ summaries

@@ -47,7 +47,7 @@ def create_viewer_app(runs: list[RunIndex]) -> FastAPI:
                 "name": run.name,
                 "path": str(run.path),
                 "rows": len(run),
-                "tasks": len(run.task_keys),
+                "tasks": len(run.tasks),
                 "skipped_lines": run.skipped_lines,
                 "environments": sorted({t.environment for t in run.profile.tasks.values()}),
                 "agents": sorted({t.agent for t in run.profile.tasks.values()}),
@@ -81,7 +81,7 @@ def create_viewer_app(runs: list[RunIndex]) -> FastAPI:
     @app.get("/api/runs/{run}/tasks/{task_id}")
     async def task(run: int, task_id: int) -> dict[str, Any]:
         index = run_at(run)
-        if not 0 <= task_id < len(index.task_keys):
+        if not 0 <= task_id < len(index.tasks):
             raise HTTPException(404, f"run {run} has no task {task_id}")
         rows = index.task_rows(task_id)
         return {

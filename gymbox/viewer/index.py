@@ -45,14 +45,13 @@ class RunIndex:
         self._files = (path, self.failures_path)
         self._offsets = array("q")
         self._file = array("b")
-        self._task = array("l")  # position in `task_keys`
+        self._task = array("l")  # the task's position in `tasks`
         self._repeat = array("l")
         self._status = array("b")  # position in `_status_names`
         self._reward = array("d")  # NaN: not scored
         self._latency = array("d")  # NaN: unknown
         self._status_names: list[str] = []
-        self.task_keys: list[str] = []
-        self._task_ids: dict[str, int] = {}
+        self.tasks: list[TaskProfile] = []  # by position: a task's id in pages and URLs
         self.skipped_lines = 0
         if not path.is_file():
             raise GymboxError(f"{path}: no such rollouts file; pass a file that `gymbox rollout -o` wrote")
@@ -82,13 +81,11 @@ class RunIndex:
 
     def _add(self, file_id: int, offset: int, row: dict[str, Any]) -> None:
         task = self.profile.add(row)
-        task_id = self._task_ids.get(task.key)
-        if task_id is None:
-            task_id = self._task_ids[task.key] = len(self.task_keys)
-            self.task_keys.append(task.key)
+        if task.position == len(self.tasks):
+            self.tasks.append(task)
         self._offsets.append(offset)
         self._file.append(file_id)
-        self._task.append(task_id)
+        self._task.append(task.position)
         repeat = row.get("_ng_rollout_index", 0)
         self._repeat.append(repeat if isinstance(repeat, int) else -1)
         self._status.append(self._status_code(str(row.get("status", "ok"))))
@@ -106,10 +103,11 @@ class RunIndex:
     # ------------------------------------------------------------------ reading
 
     def task(self, task_id: int) -> TaskProfile:
-        return self.profile.tasks[self.task_keys[task_id]]
+        return self.tasks[task_id]
 
     def task_id(self, key: str) -> int | None:
-        return self._task_ids.get(key)
+        task = self.profile.tasks.get(key)
+        return task.position if task is not None else None
 
     def task_rows(self, task_id: int) -> list[RowSummary]:
         """The task's rollouts and failures, in repeat order."""
@@ -121,7 +119,7 @@ class RunIndex:
         reward, latency = self._reward[row_id], self._latency[row_id]
         return RowSummary(
             row_id=row_id,
-            task=self.task_keys[self._task[row_id]],
+            task=self.tasks[self._task[row_id]].key,
             repeat=self._repeat[row_id],
             status=self._status_names[self._status[row_id]],
             reward=None if math.isnan(reward) else reward,

@@ -57,8 +57,7 @@ def task_page(
     limit: int = 100,
 ) -> dict[str, Any]:
     """{total, tasks: [...]} — the tasks `where` keeps, sorted, one page of them."""
-    kept = [(task_id, index.task(task_id)) for task_id in range(len(index.task_keys))]
-    kept = [(task_id, task) for task_id, task in kept if where.keeps(task)]
+    kept = [(task.position, task) for task in index.tasks if where.keeps(task)]
     kept.sort(key=lambda item: _sort_key(item[1], sort, descending))
     page = kept[offset : offset + limit]
     return {"total": len(kept), "offset": offset, "tasks": [task_row(task_id, task) for task_id, task in page]}
@@ -134,8 +133,8 @@ def compare(
                 "task_index": ta.index,
                 "environment": ta.environment,
                 "prompt": ta.prompt,
-                "id_a": a.task_id(ta.key),
-                "id_b": b.task_id(tb.key),
+                "id_a": ta.position,
+                "id_b": tb.position,
                 "mean_a": ta.mean,
                 "mean_b": tb.mean,
                 "rollouts_a": ta.n,
