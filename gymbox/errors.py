@@ -32,7 +32,8 @@ class RolloutStatus(StrEnum):
 class FailureKind(StrEnum):
     """Why a call to a peer failed. The retry policy decides by kind; so does the rollout's status."""
 
-    UNREACHABLE = "unreachable"  # no connection (refused, connect timeout, no such host): nothing was sent
+    UNREACHABLE = "unreachable"  # connection refused or no such host (a peer restarting): nothing was sent
+    CONNECT_TIMEOUT = "connect_timeout"  # no answer to connecting (a dead host, a vanished container): nothing sent
     DISCONNECTED = "disconnected"  # the connection dropped before an answer
     TIMEOUT = "timeout"  # connected, but no answer within the timeout
     SERVER_ERROR = "server_error"  # the peer answered 5xx, 429 or 408, or an answer that is not JSON

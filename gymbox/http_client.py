@@ -142,7 +142,7 @@ class PeerClient:
         except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
             raise UpstreamError(
                 f"cannot reach {url}: no connection within {self.connect_timeout_s:g} s (is the peer down?)",
-                kind=FailureKind.UNREACHABLE,
+                kind=FailureKind.CONNECT_TIMEOUT,
             ) from exc
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamError(f"cannot reach {url}: {exc}", kind=FailureKind.UNREACHABLE) from exc

@@ -24,14 +24,18 @@ T = TypeVar("T")
 TRANSIENT = frozenset(
     {
         FailureKind.UNREACHABLE,
+        FailureKind.CONNECT_TIMEOUT,
         FailureKind.DISCONNECTED,
         FailureKind.TIMEOUT,
         FailureKind.SERVER_ERROR,
         FailureKind.SESSION_LOST,
     }
 )
-# Failures before the peer could act on the request: safe to resend even a call that changes state.
+# Failures of a peer that is (re)starting, before it could act on the request: safe to resend even a call
+# that changes state. Not a connect timeout: the same dead address would only time out again.
 CONNECTING = frozenset({FailureKind.UNREACHABLE, FailureKind.DISCONNECTED})
+# Failures that say the peer's address is dead for now: pick another replica, look the stack up again.
+PEER_GONE = frozenset({FailureKind.UNREACHABLE, FailureKind.CONNECT_TIMEOUT})
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ async def failure_of(url: str, **client_options: object) -> UpstreamError:
 async def test_a_host_that_never_answers_the_connect_is_unreachable_not_a_stall(silent_host: str) -> None:
     await asyncio.sleep(0.1)  # let the fillers take the backlog
     error = await failure_of(f"{silent_host}/run", timeout_s=60, connect_timeout_s=0.5)
-    assert error.kind is FailureKind.UNREACHABLE  # the connect timeout, long before the 60 s request timeout
+    assert error.kind is FailureKind.CONNECT_TIMEOUT  # long before the 60 s request timeout
     assert "no connection within 0.5 s" in str(error)
 
 

@@ -34,6 +34,7 @@ from gymbox.config import ResolvedConfig, ServerRef
 from gymbox.errors import FailureKind, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient, PeerResponse, pin_replica
 from gymbox.protocol import SESSION_COOKIE, ResponsesCreateParams, RunRequest
+from gymbox.retry import PEER_GONE
 from gymbox.servers.app import create_app
 from gymbox.servers.resources import RESERVED_ROUTES
 
@@ -219,7 +220,7 @@ class SimpleAgentServer:
         try:
             answer = await self.client.post(url, payload, cookies=cookies)
         except UpstreamError as exc:
-            if exc.kind is FailureKind.UNREACHABLE:
+            if exc.kind in PEER_GONE:
                 self.down_replicas.mark_down(host)
             raise AgentInfraError(str(exc), exc.kind) from exc
         self.down_replicas.mark_up(host)

@@ -25,7 +25,7 @@ from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows, 
 from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
 from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
-from gymbox.retry import RetryPolicy
+from gymbox.retry import PEER_GONE, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class _AgentRejectedRow(Exception):
 
 
 class Collector:
-    """Collects rollouts of the rows in a file into `output` (and its failures and rejects files).
+    """Collects rollouts of rows (a JSONL file, or row objects) into `output` and its failures and rejects files.
 
     `rediscover`, when given, says where the agents listen now (`discovery.stack_agents`); it is called
     when an agent stops answering, so one restarted on a new port costs seconds, not the run.
@@ -275,7 +275,7 @@ class Collector:
             try:
                 body = await self._post_run(url, task.row)
             except UpstreamError as exc:
-                if exc.kind is FailureKind.UNREACHABLE:
+                if exc.kind in PEER_GONE:
                     picker.down.mark_down(url)
                     self._look_up_agents()
                 raise

@@ -70,7 +70,14 @@ def assert_every_pair_accounted_for(out: Path, expected: list[float]) -> list[di
     failures = read(out.with_name(f"{out.stem}_failures.jsonl"))
     for f in failures:
         assert f["status"] in ("infra_error", "timeout")
-        assert f["failure"] in ("unreachable", "disconnected", "timeout", "server_error", "session_lost")
+        assert f["failure"] in (
+            "unreachable",
+            "connect_timeout",
+            "disconnected",
+            "timeout",
+            "server_error",
+            "session_lost",
+        )
         assert f["error"]
     failed_ids = {f["line"] - 1 for f in failures}
     assert set(ids) | failed_ids == set(range(len(expected)))
