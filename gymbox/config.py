@@ -77,6 +77,10 @@ class ServerConfig(BaseModel):
         default=None, description="Swarm placement constraints, e.g. node.labels.zone == a"
     )
 
+    url: str | None = Field(
+        default=None, description="a server outside the stack: peers reach it here, and the stack does not start it"
+    )
+
     def extra_fields(self) -> dict[str, Any]:
         """The implementation's fields (NeMo Gym's descriptive ones included)."""
         return dict(self.model_extra or {})
@@ -91,6 +95,8 @@ class ServerInstance(BaseModel):
 
     @property
     def url(self) -> str:
+        if self.config.url:
+            return self.config.url.rstrip("/")
         return f"http://{self.config.host}:{self.config.port}"
 
 

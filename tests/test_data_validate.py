@@ -70,7 +70,7 @@ def test_a_corrupted_line_is_named_with_its_line_and_field(stack: Path, corrupt,
     assert result.exit_code == 1
     assert f"{data}:3: {message}" in result.output
     assert "1 problem(s) in the rows" in str(result.exception)
-    stats = json.loads((stack.parent / "data/example_metrics.json").read_text())
+    stats = json.loads((stack.parent / "data/example_stats.json").read_text())
     assert (stats["rows"], stats["invalid_rows"]) == (4, 1)
 
 
@@ -92,7 +92,7 @@ def test_statistics_are_written_beside_the_data_and_a_change_is_shown(stack: Pat
     data = stack.parent / "data/example.jsonl"
     first = validate(stack)
     assert first.exit_code == 0, first.output
-    metrics = stack.parent / "data/example_metrics.json"
+    metrics = stack.parent / "data/example_stats.json"
     assert f"statistics written to {metrics}" in first.output
     stats = json.loads(metrics.read_text())
     assert stats["rows"] == stats["unique_prompts"] == 5
@@ -151,7 +151,7 @@ def test_paths_relative_to_the_current_directory_work_as_in_nemo_gym(stack: Path
     stack.write_text(CONFIG.format(path="conf/data/example.jsonl"))  # relative to tmp/, the cwd
     result = validate(stack)
     assert result.exit_code == 0, result.output
-    assert "statistics written to conf/data/example_metrics.json" in result.output
+    assert "statistics written to conf/data/example_stats.json" in result.output
 
 
 def test_the_example_environments_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,4 +164,4 @@ def test_the_example_environments_validate(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.chdir(tmp_path)
         result = validate(copy / "environments" / env.name / "configs" / config.name)
         assert result.exit_code == 0, result.output
-        assert (copy / "environments" / env.name / "data/example_metrics.json").is_file()
+        assert (copy / "environments" / env.name / "data/example_stats.json").is_file()

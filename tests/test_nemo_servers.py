@@ -171,6 +171,7 @@ def test_the_config_dict_uses_service_names_and_keeps_secrets_in_env(tmp_path: P
     assert "api_key" not in judge  # another server's secret is none of its business
     assert own["hf_token"] == "${oc.env:GYMBOX_SECRET_WEATHER_HF_TOKEN}"
     assert config["head_server"] == {"host": "127.0.0.1", "port": 11000}
+    assert config["ray_head_node_address"] == "ray://nemo_ray_0_4_0:10001"
     assert config["dry_run"] is False
 
 
@@ -188,7 +189,14 @@ def test_a_rendered_nemo_gym_service_runs_nemo_gyms_process(tmp_path: Path) -> N
     assert svc["init"] is True
     assert "volumes" not in svc  # NeMo reads its config from the environment, not stack.yaml
     assert "GET / HTTP/1.0" in svc["healthcheck"]["test"][-1]
-    assert svc["depends_on"] == {"judge_model": {"condition": "service_healthy"}}
+    # Its peers, and the one Ray head its NeMo servers share (a Ray cluster per container would not fit).
+    assert svc["depends_on"] == {
+        "judge_model": {"condition": "service_healthy"},
+        "nemo_ray_0_4_0": {"condition": "service_healthy"},
+    }
+    ray = compose["services"]["nemo_ray_0_4_0"]
+    assert ray["image"] == "gymbox/nemo-weather:t"
+    assert ray["command"][:3] == ["ray", "start", "--head"]
     assert svc["scale"] == 2
     env = svc["environment"]
     assert env[CONFIG_PATH_VAR] == "weather"

@@ -284,7 +284,7 @@ def test_data_validate_checks_the_example_rows_and_names_the_missing_splits(
     for split in ("train", "validation"):
         assert f"dataset file 'envs/notes/data/{split}.jsonl' not found" in first.output
     assert f"{config}:" in first.output  # file:line of each entry
-    metrics = json.loads((env.path / "data" / "example_metrics.json").read_text())
+    metrics = json.loads((env.path / "data" / "example_stats.json").read_text())
     assert (metrics["rows"], metrics["invalid_rows"]) == (5, 0)
 
     for split in ("train", "validation"):

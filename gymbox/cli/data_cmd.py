@@ -36,7 +36,7 @@ def validate(
         typer.Option("--type", help="Only datasets of this type: example, train or validation (repeatable)."),
     ] = None,
 ) -> None:
-    """Check every row of every agent's datasets; print statistics and write `<stem>_metrics.json` beside each.
+    """Check every row of every agent's datasets; print statistics and write `<stem>_stats.json` beside each.
 
     Every invalid row is reported as file:line: field: problem. When statistics written before differ,
     the changed keys are printed (old -> new). Exits 1 if any row is invalid or a dataset file is missing.

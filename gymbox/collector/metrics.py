@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gymbox.collector.rows import content_hash
 from gymbox.collector.store import rollout_key, sibling
 from gymbox.errors import RolloutStatus
 
 SCORED = tuple(status for status in RolloutStatus if status.scored)  # ok, model_error
 _NOT_METRICS = {"reward", "_ng_task_index", "_ng_rollout_index"}
+# A row from elsewhere (NeMo Gym's own rollouts) does not say which fields were the task's: names that
+# identify a task are not averaged.
+_IDENTIFIER = re.compile(r"^(id|uid|idx|index)$|_(id|uid|idx|index)$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -53,7 +58,8 @@ class _Welford:
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.m2 / self.n) if self.n else 0.0
+        """The sample standard deviation (n - 1), as NeMo Gym's reward profile reports it."""
+        return math.sqrt(self.m2 / (self.n - 1)) if self.n > 1 else 0.0
 
 
 class PerTaskRows:
@@ -120,7 +126,7 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         statuses[status] += 1
         if status not in SCORED or not isinstance(row.get("reward"), int | float):
             continue
-        task_key = str(meta.get("task_key", row.get("_ng_task_index")))
+        task_key = _task_key(row, meta)
         open_failures.pop(rollout_key(task_key, int(row.get("_ng_rollout_index", 0))), None)
         value = float(row["reward"])
         reward.add(value)
@@ -131,9 +137,11 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         tally.n += 1
         tally.total += value
         tally.passes += value >= pass_threshold
-        task_fields = set(meta.get("task_fields", ()))  # the row's own fields (an `id`) are not metrics
+        task_fields = meta.get("task_fields")  # the row's own fields (an `id`) are not metrics
         for key, extra in row.items():
-            if key in _NOT_METRICS or key in task_fields:
+            if key in _NOT_METRICS or key.startswith("_ng_"):
+                continue
+            if key in task_fields if task_fields is not None else _IDENTIFIER.search(key):
                 continue
             if isinstance(extra, int | float):  # a bool counts as 0/1, as aggregate_metrics has it
                 extras[key].add(float(extra))
@@ -160,6 +168,16 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         "per_agent": _per_agent(tasks),
         "per_task": PerTaskRows(tasks),
     }
+
+
+def _task_key(row: dict[str, Any], meta: dict[str, Any]) -> str:
+    """gymbox's content key, else NeMo Gym's `_ng_task_index`, else a hash of the row's request (a rollouts
+    file from elsewhere), so rows of different tasks never pool into one."""
+    if meta.get("task_key") is not None:
+        return str(meta["task_key"])
+    if row.get("_ng_task_index") is not None:
+        return str(row["_ng_task_index"])
+    return "request:" + content_hash({"responses_create_params": row.get("responses_create_params")})
 
 
 def _mean(values: Any) -> float | None:

@@ -1,4 +1,7 @@
-"""Statistics of a task-row file, kept next to it as `<stem>_metrics.json` (as NeMo Gym does).
+"""Statistics of a task-row file, kept next to it as `<stem>_stats.json`.
+
+Not `<stem>_metrics.json`: NeMo Gym keeps its own statistics, in another format, under that name beside
+its data (`data/example_metrics.json`), and a NeMo Gym folder validated here must keep it.
 
 Gathered one row at a time: memory holds a hash per distinct prompt, never the rows. The file is meant to
 be committed with the data, so that a change in the data shows up as a readable diff of its statistics.
@@ -122,8 +125,8 @@ def _plain(value: float) -> float | int:
 
 
 def stats_path(dataset: Path) -> Path:
-    """`data/example.jsonl` -> `data/example_metrics.json`."""
-    return sibling(dataset, "metrics.json")
+    """`data/example.jsonl` -> `data/example_stats.json`."""
+    return sibling(dataset, "stats.json")
 
 
 def read_stats(path: Path) -> dict[str, Any] | None:

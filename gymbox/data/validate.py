@@ -42,7 +42,7 @@ def validate_datasets(datasets: list[Dataset]) -> Iterator[DatasetReport]:
 
 
 def validate_file(datasets: list[Dataset]) -> DatasetReport:
-    """Check one file, then write its `<stem>_metrics.json`, comparing with the one already there."""
+    """Check one file, then write its `<stem>_stats.json`, comparing with the one already there."""
     path = datasets[0].path
     stats = RowStats()
     errors: list[str] = []

@@ -32,7 +32,8 @@ IGNORED = (
     "*~",
     "env.yaml",
     ".env",
-    "*_metrics.json",  # `gymbox data validate` statistics: no server reads them, so they must not force rebuilds
+    "*_stats.json",  # `gymbox data validate` statistics: no server reads them, so they must not force rebuilds
+    "*_metrics.json",  # rollout metrics, and NeMo Gym's data statistics
 )
 TAG_LENGTH = 12
 

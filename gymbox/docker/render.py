@@ -94,9 +94,12 @@ def references(fields: Any) -> list[str]:
 
 
 def container_stack(stack: ResolvedConfig) -> ResolvedConfig:
-    """The config as containers see it: every instance at <its service name>:8000."""
+    """The config as containers see it: every instance at <its service name>:8000, except those with a
+    `url` (servers outside the stack, which keep it)."""
     inside = stack.model_copy(deep=True)
     for inst in inside.instances.values():
+        if inst.config.url:
+            continue
         inst.config.host = inst.name
         inst.config.port = CONTAINER_PORT
     return inside
@@ -118,7 +121,10 @@ def services(
     out: list[Service] = []
     volumes: dict[str, dict[str, str]] = {}
     sandboxes = {inst.name for inst in stack.by_role(Role.SANDBOXES)}
+    outside = {inst.name for inst in stack.instances.values() if inst.config.url}
     for inst in stack.instances.values():
+        if inst.config.url:
+            continue  # outside the stack: peers dial its url, nothing here starts it
         if not _SERVICE.match(inst.name):
             raise ConfigError(
                 f"{inst.source}: instance name {inst.name!r} cannot be a compose service name; "
@@ -129,13 +135,14 @@ def services(
             continue
         if inst.name in images.nemo:
             out.append(_nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names))
+            _add_ray_head(out, images.nemo[inst.name], stack_name)
             continue
         if inst.role == Role.RESOURCES_SERVERS:
             image = images.environments[env_image(inst).key]
         else:
             image = images.runtime
         cfg = inst.config
-        depends_on = sorted({ref for ref in references(cfg.extra_fields()) if ref != inst.name})
+        depends_on = sorted({ref for ref in references(cfg.extra_fields()) if ref not in (inst.name, *outside)})
         svc = Service(
             name=inst.name,
             image=image,
@@ -173,6 +180,16 @@ def services(
     return out, volumes
 
 
+def _add_ray_head(out: list[Service], server_image: str, stack_name: str) -> None:
+    """The Ray head the NeMo server just added connects to, once per nemo-gym version."""
+    from gymbox.nemo.runtime import ray_head_service
+
+    version = out[-1].labels["gymbox.nemo_gym"]
+    head = ray_head_service(version, server_image, stack_name)
+    if all(svc.name != head.name for svc in out):
+        out.append(head)
+
+
 def _nemo_service(
     stack: ResolvedConfig,
     inst: ServerInstance,
@@ -184,7 +201,8 @@ def _nemo_service(
     from gymbox.nemo.runtime import nemo_config_dict, nemo_service
     from gymbox.nemo.servers import nemo_server
 
-    depends_on = sorted({ref for ref in references(inst.config.extra_fields()) if ref != inst.name})
+    outside = {other.name for other in stack.instances.values() if other.config.url}
+    depends_on = sorted({ref for ref in references(inst.config.extra_fields()) if ref not in (inst.name, *outside)})
     config_dict = nemo_config_dict(stack, inst.name, secret_names)
     return nemo_service(inst, nemo_server(inst), images.nemo[inst.name], labels, config_dict, depends_on)
 

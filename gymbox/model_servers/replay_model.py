@@ -128,15 +128,10 @@ def read_rollouts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield number, row
 
 
-def task_row(rollout: dict[str, Any], task_fields: Iterable[str] | None = None) -> dict[str, Any]:
-    """The task row a recorded rollout was collected from: the rollout without its outcome. With
-    `task_fields` (the keys of the original data row, when known), also without what the verifier added."""
-    keep = set(task_fields) if task_fields is not None else None
-    return {
-        k: v
-        for k, v in rollout.items()
-        if k not in OUTCOME_FIELDS and (keep is None or k in keep or k == "responses_create_params")
-    }
+def task_row(rollout: dict[str, Any]) -> dict[str, Any]:
+    """The task row a recorded rollout was collected from, as far as the rollout holds it: the rollout
+    without its outcome (fields the verifier added stay; servers ignore fields they do not declare)."""
+    return {k: v for k, v in rollout.items() if k not in OUTCOME_FIELDS}
 
 
 class ReplayModelServer:

@@ -10,6 +10,12 @@ Secrets stay out of the rendered compose file: the dict says `${oc.env:GYMBOX_SE
 resolver, which NeMo resolves when it reads its fields) for the server's own secrets, whose values the
 container gets from the stack's `.env` like any gymbox server; it holds no other instance's secrets.
 Liveness is NeMo's `GET /` (`{"status": "ok"}`); there is no `/health`.
+
+Every NeMo server calls `ray.init()` as it starts; without `ray_head_node_address` each would start a Ray
+cluster of its own (about 800 MiB and tens of seconds of CPU per container; several starting at once on a
+small machine time out). As `ng_run` does, the stack runs one Ray head per nemo-gym version (the
+`nemo_ray_<version>` service, in a server image of that version) and every server's dict names it:
+`ray_head_node_address: ray://<service>:10001` (Ray Client, since the server containers run no raylet).
 """
 
 from __future__ import annotations
@@ -18,17 +24,20 @@ import json
 from typing import Any
 
 from gymbox.config import ResolvedConfig, ServerInstance, is_secret_key
-from gymbox.docker.service import CONTAINER_PORT, Service, healthcheck
+from gymbox.docker.service import CONTAINER_PORT, INSTANCE_LABEL, ROLE_LABEL, STACK_LABEL, Service, healthcheck
 from gymbox.nemo.images import USER
-from gymbox.nemo.servers import GYMBOX_FIELDS, NemoServer, is_nemo_server
+from gymbox.nemo.servers import GYMBOX_FIELDS, NemoServer, is_nemo_server, nemo_server
 
 CONFIG_DICT_VAR = "NEMO_GYM_CONFIG_DICT"
 CONFIG_PATH_VAR = "NEMO_GYM_CONFIG_PATH"
 LIVENESS_PATH = "/"
 HEAD_SERVER_PORT = 11000  # NeMo's default; nothing listens there (see above)
-# Ray, started by every NeMo server, and the imports take tens of seconds on a loaded host: give them time
-# before a failed probe counts.
-START_PERIOD = "300s"
+RAY_CLIENT_PORT = 10001
+RAY_ROLE = "nemo_ray"
+RAY_OBJECT_STORE_BYTES = 100_000_000  # servers pass small objects; Ray's default is 30% of memory
+# nemo_gym's imports (Ray, MLflow, datasets, ...) take tens of seconds of CPU, minutes when several servers
+# start at once on a small, busy host: give them time before a failed probe counts.
+START_PERIOD = "600s"
 # Top-level keys NeMo's config parser fills in before servers start; servers read some of them directly.
 PARSER_DEFAULTS: dict[str, Any] = {
     "dry_run": False,
@@ -38,6 +47,46 @@ PARSER_DEFAULTS: dict[str, Any] = {
     "disallowed_ports": [],
     "skip_venv_if_present": True,
 }
+
+
+def ray_service_name(version: str) -> str:
+    return f"{RAY_ROLE}_{version.replace('.', '_').replace('-', '_').replace('+', '_')}"
+
+
+def ray_address(version: str) -> str:
+    return f"ray://{ray_service_name(version)}:{RAY_CLIENT_PORT}"
+
+
+def ray_head_service(version: str, image: str, stack_name: str) -> Service:
+    """The stack's Ray head for its NeMo servers of `version` (any of their images: each holds Ray)."""
+    name = ray_service_name(version)
+    probe = healthcheck(start_period="120s")
+    probe["test"] = ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{RAY_CLIENT_PORT}"]
+    return Service(
+        name=name,
+        image=image,
+        labels={STACK_LABEL: stack_name, INSTANCE_LABEL: name, ROLE_LABEL: RAY_ROLE, "gymbox.nemo_gym": version},
+        command=[
+            "ray",
+            "start",
+            "--head",
+            "--block",
+            "--include-dashboard=false",
+            f"--ray-client-server-port={RAY_CLIENT_PORT}",
+            f"--object-store-memory={RAY_OBJECT_STORE_BYTES}",
+            "--disable-usage-stats",
+        ],
+        healthcheck=probe,
+        user=USER,
+        gymbox=False,
+        nemo_gym=True,
+        secrets=False,
+        shm_size="256m",
+        # Each server is a Ray Client; the head starts a process per client, which on a loaded host takes
+        # longer than Ray's default 30 s wait.
+        environment={"RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "300"},
+        comment=f"Ray head shared by the stack's NeMo Gym {version} servers (as ng_run shares one)",
+    )
 
 
 def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, str]) -> dict[str, Any]:
@@ -64,6 +113,9 @@ def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, st
         if not is_secret_key(key):
             out[key] = _omegaconf_text(value, None, secret=False)
     out.setdefault("head_server", {"host": "127.0.0.1", "port": HEAD_SERVER_PORT})
+    own_inst = stack.instances[own]
+    if is_nemo_server(own_inst):
+        out.setdefault("ray_head_node_address", ray_address(nemo_server(own_inst).version))
     return out
 
 
@@ -105,7 +157,7 @@ def nemo_service(
         labels={**labels, "gymbox.nemo_gym": server.version},
         command=["python", server.entrypoint],
         healthcheck=healthcheck(CONTAINER_PORT, path=LIVENESS_PATH, start_period=START_PERIOD),
-        depends_on=depends_on,
+        depends_on=[*depends_on, ray_service_name(server.version)],
         replicas=cfg.replicas,
         cpus=cfg.cpus,
         memory=cfg.memory,

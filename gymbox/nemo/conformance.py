@@ -1,0 +1,381 @@
+"""Replaying a nemo-gym release's recorded rollouts against its own servers, each in its own container.
+
+For every resources server of the release, its `data/example_rollouts.jsonl` is played back: the server
+runs unchanged in a gymbox stack, gymbox's `simple_agent` drives it, `replay_model` (outside the stack, in
+this process, reached through a `url:` instance) answers each model call with the recorded turn, the
+tools run live, and `gymbox rollout` collects. A server conforms when the rewards it gives equal the
+recorded ones. Servers are brought up in batches so a small machine can hold them.
+
+A server is skipped, with the reason, when it needs something from outside (a judge or other model, an
+API key, a requirement from outside PyPI, a GPU) or has no usable recording. `benchmarks/nemo_replay_all.py`
+runs every server; `tests/docker/test_nemo_replay.py` a representative few.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gymbox.errors import ConfigError
+from gymbox.model_servers.replay_model import input_key, read_rollouts, task_row
+from gymbox.nemo.images import server_requirements
+from gymbox.nemo.release import release_root
+from gymbox.nemo.servers import ROLE
+from gymbox.protocol import input_items
+
+REPLAY_INSTANCE = "replay_policy"
+_OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
+# Requirements that mean a GPU-sized model stack or a model download at start-up.
+_HEAVY_REQUIREMENTS = ("torch", "unbabel-comet", "transformers", "vllm", "swebench")
+
+
+@dataclass
+class ServerCase:
+    name: str
+    folder: Path
+    fields: dict[str, Any] = field(default_factory=dict)  # its resources-server fields from its own config
+    skip: str = ""  # why it is not run
+
+
+@dataclass
+class ServerResult:
+    name: str
+    built: bool | None = None
+    healthy: bool | None = None
+    rows: int = 0  # recorded rollouts with a reward
+    matched: int = 0
+    reason: str = ""
+
+    @property
+    def match_rate(self) -> float:
+        return self.matched / self.rows if self.rows else 0.0
+
+
+def release_cases(version: str, names: list[str] | None = None) -> list[ServerCase]:
+    """Every resources server of the release (or those named), each with its fields or why it is skipped."""
+    root = release_root(version) / ROLE
+    folders = sorted(p for p in root.iterdir() if (p / "app.py").is_file())
+    if names is not None:
+        folders = [p for p in folders if p.name in names]
+    return [_case(folder) for folder in folders]
+
+
+def _case(folder: Path) -> ServerCase:
+    case = ServerCase(folder.name, folder)
+    config = _own_config(folder)
+    if config is None:
+        case.skip = "no config of its own"
+        return case
+    text = yaml.safe_dump(config)
+    entries = [body for body in config.values() if isinstance(body, dict) and ROLE in body]
+    server = next((e[ROLE] for e in entries if folder.name in e[ROLE]), None)
+    if server is None:
+        case.skip = "its config names no resources server of this folder"
+        return case
+    case.fields = dict(server[folder.name] or {})
+    raw_requirements = (folder / "requirements.txt").read_text() if (folder / "requirements.txt").is_file() else ""
+    requirements = server_requirements(raw_requirements)
+    rollouts = folder / "data" / "example_rollouts.jsonl"
+    if _needs_model(config):
+        case.skip = "needs a judge or other model server"
+    elif "???" in text or re.search(r"api_key|_token|base_url", text):
+        case.skip = "needs an API key or endpoint"
+    elif any(_OUTSIDE_REQUIREMENT.search(line.split("#", 1)[0]) for line in requirements.splitlines()):
+        case.skip = "a requirement from outside PyPI (git or URL)"
+    elif any(re.match(rf"\s*{pkg}\b", line) for line in requirements.splitlines() for pkg in _HEAVY_REQUIREMENTS):
+        case.skip = "needs torch/transformers models (GPU-sized, downloads at start-up)"
+    elif not rollouts.is_file():
+        case.skip = "no example_rollouts.jsonl"
+    else:
+        try:
+            rows = [row for _, row in read_rollouts(rollouts) if _reward(row) is not None]
+        except ConfigError as exc:  # a placeholder or git-lfs pointer file
+            case.skip = f"example_rollouts.jsonl is not rollouts ({str(exc)[:60]})"
+            return case
+        if not rows:
+            case.skip = "no recorded rollout with a reward"
+    return case
+
+
+def _own_config(folder: Path) -> dict[str, Any] | None:
+    configs = sorted((folder / "configs").glob("*.yaml"))
+    preferred = [c for c in configs if c.stem == folder.name] or configs
+    if not preferred:
+        return None
+    loaded = yaml.safe_load(preferred[0].read_text())
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _needs_model(config: dict[str, Any]) -> bool:
+    """A reference to a model server from anything but an agent (a judge), or a model instance besides
+    the policy model."""
+    for body in config.values():
+        if not isinstance(body, dict):
+            continue
+        if "responses_api_models" in body:
+            return True
+        if ROLE in body and "'responses_api_models'" in repr(body[ROLE]):
+            return True
+    return False
+
+
+def _reward(row: dict[str, Any]) -> float | None:
+    value = row.get("reward")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+# ------------------------------------------------------------------------------------------ a batch
+
+
+def batch_config(cases: list[ServerCase], version: str, replay_url: str) -> dict[str, Any]:
+    """A gymbox config: each server, an agent for it, and the replay model outside the stack."""
+    config: dict[str, Any] = {
+        REPLAY_INSTANCE: {
+            "responses_api_models": {
+                "replay_model": {
+                    "url": replay_url,
+                    "rollouts": [str(c.folder / "data" / "example_rollouts.jsonl") for c in cases],
+                }
+            }
+        }
+    }
+    for case in cases:
+        fields = {**case.fields, "nemo_gym": {"server": case.name, "version": version}}
+        config[case.name] = {ROLE: {case.name: fields}}
+        config[agent_name(case.name)] = {
+            "responses_api_agents": {
+                "simple_agent": {
+                    "resources_server": {"type": ROLE, "name": case.name},
+                    "model_server": {"type": "responses_api_models", "name": REPLAY_INSTANCE},
+                    "max_steps": 100,
+                }
+            }
+        }
+    return config
+
+
+def agent_name(server: str) -> str:
+    return f"{server}_agent"
+
+
+def task_rows(case: ServerCase) -> list[dict[str, Any]]:
+    """The rows to collect: each recorded rollout's task row."""
+    examples: dict[str, dict[str, Any]] = {}
+    example_file = case.folder / "data" / "example.jsonl"
+    if example_file.is_file():
+        for line in example_file.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                examples.setdefault(_row_key(row), row)
+            except (json.JSONDecodeError, AttributeError, TypeError):
+                continue
+    rows = []
+    for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
+        if _reward(rollout) is None:
+            continue
+        # The data row it was collected from, when example.jsonl has it: recorded rollouts of older
+        # releases keep only the input, not the task fields the server seeds from.
+        rows.append(examples.get(_row_key(rollout)) or task_row(rollout))
+    return rows
+
+
+def _row_key(row: dict[str, Any]) -> str:
+    return input_key(input_items(row["responses_create_params"].get("input")))
+
+
+def compare(case: ServerCase, collected: list[dict[str, Any]]) -> tuple[int, int]:
+    """(recorded rows with a reward, rows whose reward was reproduced). Rows sharing an input are
+    compared as a multiset, since which of them played which recording is not fixed."""
+    recorded: dict[str, list[float]] = {}
+    for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
+        reward = _reward(rollout)
+        if reward is not None:
+            recorded.setdefault(_row_key(rollout), []).append(reward)
+    got: dict[str, list[float]] = {}
+    for row in collected:
+        reward = _reward(row)
+        if reward is not None and row.get("status") in ("ok", "model_error"):
+            got.setdefault(_row_key(row), []).append(reward)
+    matched = 0
+    for key, rewards in recorded.items():
+        remaining = Counter(_rounded(r) for r in got.get(key, []))
+        for reward in rewards:
+            if remaining[_rounded(reward)] > 0:
+                remaining[_rounded(reward)] -= 1
+                matched += 1
+    return sum(len(r) for r in recorded.values()), matched
+
+
+def _rounded(value: float) -> float:
+    return round(value, 6) if math.isfinite(value) else value
+
+
+def collect(stack: str, case: ServerCase, work: Path, *, timeout_s: float = 600) -> list[dict[str, Any]]:
+    """Run `gymbox rollout` for one server's tasks; the rows it wrote (failures included, as rows)."""
+    inputs = work / f"{case.name}_tasks.jsonl"
+    inputs.write_text("".join(json.dumps(row) + "\n" for row in task_rows(case)), encoding="utf-8")
+    out = work / f"{case.name}_rollouts.jsonl"
+    argv = [
+        sys.executable,
+        "-m",
+        "gymbox.cli",
+        "rollout",
+        "--stack",
+        stack,
+        "--agent",
+        agent_name(case.name),
+        "-i",
+        str(inputs),
+        "-o",
+        str(out),
+        "--concurrency",
+        "1",  # in file order: rows that share an input replay their recordings in order
+        "--max-attempts",
+        "1",
+        "--max-failures",
+        "1000000",  # failures are counted by the comparison, not by the exit code
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    (work / f"{case.name}_rollout.log").write_text(done.stdout + done.stderr, encoding="utf-8")
+    if not out.is_file():
+        return []
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def markdown_table(results: list[ServerResult]) -> str:
+    """The table the README shows: server, built, healthy, rows, rewards matched, reason skipped."""
+
+    def mark(value: bool | None) -> str:
+        return "-" if value is None else ("yes" if value else "no")
+
+    lines = ["| server | built | healthy | rows | rewards matched | reason skipped |", "|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: r.name):
+        matched = f"{r.matched}/{r.rows}" if r.rows else "-"
+        lines.append(f"| `{r.name}` | {mark(r.built)} | {mark(r.healthy)} | {r.rows or '-'} | {matched} | {r.reason} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ the run
+
+
+def host_address() -> str:
+    """This host's address on Docker's default bridge, which containers of any stack can reach."""
+    import os
+
+    if os.environ.get("GYMBOX_HOST_ADDRESS"):
+        return os.environ["GYMBOX_HOST_ADDRESS"]
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True, check=False)
+    found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out.stdout)
+    return found.group(1) if found else "172.17.0.1"
+
+
+def run_release(
+    version: str,
+    work: Path,
+    *,
+    names: list[str] | None = None,
+    batch_size: int = 10,
+    stack_prefix: str = "nemo-replay",
+    log: Any = print,
+) -> list[ServerResult]:
+    """Build, start and replay every (or each named) server of a release; one result per server."""
+    import socket
+
+    from gymbox.docker.images import BuildOptions, build, resolve_ca_bundle
+    from gymbox.errors import DockerError
+    from gymbox.model_servers.replay_model import ReplayModelConfig, ReplayModelServer
+    from gymbox.nemo.images import layer_spec, server_spec
+    from gymbox.nemo.servers import NemoServer
+    from gymbox.testing import serve_app
+
+    work.mkdir(parents=True, exist_ok=True)
+    cases = release_cases(version, names)
+    results = {c.name: ServerResult(c.name, reason=c.skip) for c in cases}
+    runnable = [c for c in cases if not c.skip]
+    options = BuildOptions(ca_bundle=resolve_ca_bundle(None), log=log)
+    layer = build(layer_spec(version, options), options)
+    for case in runnable:
+        spec = server_spec(NemoServer(case.name, case.name, case.folder, "app.py", version), layer)
+        try:
+            build(spec, options)
+            results[case.name].built = True
+        except DockerError as exc:
+            results[case.name].built = False
+            results[case.name].reason = "build failed: " + _last_error_line(exc.stderr)
+    runnable = [c for c in runnable if results[c.name].built]
+
+    replay = ReplayModelServer(
+        ReplayModelConfig(rollouts=[str(c.folder / "data" / "example_rollouts.jsonl") for c in runnable])
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host_address(), 0))
+    with serve_app(replay.build_app(), sock) as replay_url:
+        for start in range(0, len(runnable), batch_size):
+            batch = runnable[start : start + batch_size]
+            _run_batch(batch, version, replay_url, f"{stack_prefix}-{start // batch_size}", work, results, log)
+    return [results[c.name] for c in cases]
+
+
+def _run_batch(
+    batch: list[ServerCase],
+    version: str,
+    replay_url: str,
+    stack: str,
+    work: Path,
+    results: dict[str, ServerResult],
+    log: Any,
+) -> None:
+    """Up the batch (dropping a server that fails to start, and trying again), replay each, down."""
+    from gymbox.config import load_config
+    from gymbox.docker.deploy import deploy
+    from gymbox.docker.images import BuildOptions, resolve_ca_bundle
+    from gymbox.errors import StackError
+
+    remaining = list(batch)
+    while remaining:
+        config_file = work / f"{stack}.yaml"
+        config_file.write_text(yaml.safe_dump(batch_config(remaining, version, replay_url), sort_keys=False))
+        config = load_config([config_file], env_file=Path("/dev/null"))
+        log(f"{stack}: starting {len(remaining)} servers: {', '.join(c.name for c in remaining)}")
+        try:
+            with deploy(
+                config, stack, options=BuildOptions(ca_bundle=resolve_ca_bundle(None)), timeout=1500
+            ) as running:
+                for case in remaining:
+                    results[case.name].healthy = True
+                    rows = collect(stack, case, work)
+                    results[case.name].rows, results[case.name].matched = compare(case, rows)
+                    log(f"{case.name}: {results[case.name].matched}/{results[case.name].rows} rewards matched")
+                running.stack.down()
+            return
+        except StackError as exc:
+            failed = re.search(r"service '([^']+)'", str(exc))
+            name = failed.group(1) if failed else ""
+            culprit = next((c for c in remaining if name in (c.name, agent_name(c.name))), None)
+            if culprit is None:
+                for c in remaining:
+                    results[c.name].healthy = False
+                    results[c.name].reason = "stack did not start: " + _last_error_line(str(exc))
+                return
+            results[culprit.name].healthy = False
+            results[culprit.name].reason = "did not start: " + _last_error_line(str(exc))
+            log(f"{culprit.name}: {results[culprit.name].reason}")
+            remaining.remove(culprit)
+
+
+def _last_error_line(text: str) -> str:
+    """The most telling line of a failure's output: the last that names an error."""
+    lines = [line.strip(" |") for line in text.splitlines() if line.strip(" |")]
+    errors = [line for line in lines if re.search(r"error|exception|not found|failed", line, re.IGNORECASE)]
+    line = (errors or lines or ["(no output)"])[-1]
+    return line[:160].replace("|", "/")
