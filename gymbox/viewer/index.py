@@ -52,6 +52,7 @@ class RunIndex:
         self._latency = array("d")  # NaN: unknown
         self._status_names: list[str] = []
         self.tasks: list[TaskProfile] = []  # by position: a task's id in pages and URLs
+        self.orders: dict[tuple[str, bool], list[TaskProfile]] = {}  # tasks sorted per (sort, descending), cached
         self.skipped_lines = 0
         if not path.is_file():
             raise GymboxError(f"{path}: no such rollouts file; pass a file that `gymbox rollout -o` wrote")

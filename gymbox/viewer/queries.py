@@ -57,14 +57,24 @@ def task_page(
     limit: int = 100,
 ) -> dict[str, Any]:
     """{total, tasks: [...]} — the tasks `where` keeps, sorted, one page of them."""
-    kept = [(task.position, task) for task in index.tasks if where.keeps(task)]
-    kept.sort(key=lambda item: _sort_key(item[1], sort, descending))
-    page = kept[offset : offset + limit]
-    return {"total": len(kept), "offset": offset, "tasks": [task_row(task_id, task) for task_id, task in page]}
+    kept = [task for task in _ordered(index, sort, descending) if where.keeps(task)]
+    return {
+        "total": len(kept),
+        "offset": offset,
+        "tasks": [task_row(t.position, t) for t in kept[offset : offset + limit]],
+    }
 
 
 def task_row(task_id: int, task: TaskProfile) -> dict[str, Any]:
     return {"id": task_id, **task.as_dict()}
+
+
+def _ordered(index: RunIndex, sort: str, descending: bool) -> list[TaskProfile]:
+    """The run's tasks in this order, sorted once: a run does not change while it is viewed."""
+    order = index.orders.get((sort, descending))
+    if order is None:
+        order = index.orders[(sort, descending)] = sorted(index.tasks, key=lambda t: _sort_key(t, sort, descending))
+    return order
 
 
 def _sort_key(task: TaskProfile, sort: str, descending: bool) -> tuple[float, ...]:
