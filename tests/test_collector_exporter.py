@@ -93,3 +93,13 @@ def test_a_port_in_use_is_an_error_that_names_the_option(tmp_path: Path) -> None
         first.close()
     assert result.exit_code != 0
     assert f"--metrics-port {port}: cannot listen" in str(result.exception) + result.output
+
+
+def test_the_cli_serves_its_counters_while_it_runs(agent_url: str, tmp_path: Path) -> None:
+    rows = tmp_path / "in.jsonl"
+    rows.write_text(json.dumps(task(0)) + "\n")
+    args = ["rollout", "-i", str(rows), "-o", str(tmp_path / "out.jsonl"), "--url", agent_url, "--agent", "toy_agent"]
+    result = CliRunner().invoke(app, [*args, "--metrics-port", "0", "--repeats", "2"])
+    assert result.exit_code == 0, result.output
+    assert "collector metrics: http://127.0.0.1:" in result.output
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
