@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
-import statistics
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -116,8 +114,10 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
         raise NotImplementedError(f"{type(self).__name__} must implement verify()")
 
     async def aggregate_metrics(self, verify_responses: list[dict[str, Any]]) -> dict[str, Any]:
-        """Summary of many verify results. Default: count, and the mean of every numeric top-level field."""
-        return mean_numeric_fields(verify_responses)
+        """Summary of many verify results, in NeMo Gym's shape (gymbox.servers.aggregate_metrics)."""
+        from gymbox.servers.aggregate_metrics import aggregate_metrics
+
+        return aggregate_metrics(verify_responses)
 
     # ------------------------------------------------------------------ introspection
 
@@ -354,15 +354,3 @@ def _add_body_route(
         summary=summary,
         openapi_extra={"requestBody": {"content": {"application/json": {"schema": model.model_json_schema()}}}},
     )(handler)
-
-
-def mean_numeric_fields(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    values: dict[str, list[float]] = {}
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, bool | int | float) and not (isinstance(value, float) and math.isnan(value)):
-                values.setdefault(key, []).append(float(value))
-    out: dict[str, Any] = {"count": len(rows)}
-    for key, vals in sorted(values.items()):
-        out[f"mean/{key}"] = statistics.fmean(vals)
-    return out
