@@ -21,7 +21,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from gymbox import (
     Execution,
@@ -65,6 +65,9 @@ class CodeExecConfig(ResourcesServerConfig):
     test_timeout_s: float = Field(default=2.0, gt=0, description="per hidden test call")
     run_wall_s: float = Field(default=10.0, gt=0, description="a run_python call's wall-time limit")
     load_allowance_s: float = Field(default=3.0, gt=0, description="interpreter start and import of the code")
+    max_code_chars: int = Field(
+        default=100_000, gt=0, description="a longer answer scores 0; keep it under the sandbox's max_code_kb"
+    )
 
 
 class RunPythonArgs(BaseModel):
@@ -72,12 +75,29 @@ class RunPythonArgs(BaseModel):
         description="A complete Python 3 program. Its stdout and stderr are returned; print what you want to see."
     )
 
+    @field_validator("code")
+    @classmethod
+    def _is_unicode(cls, code: str) -> str:
+        if not is_unicode(code):
+            raise ValueError("the program is not valid Unicode text (it holds a lone surrogate)")
+        return code
+
 
 class RunPythonResult(BaseModel):
     status: str = Field(description="ok, error (non-zero exit), timeout, cpu_limit or killed")
     exit_code: int | None
     stdout: str
     stderr: str
+
+
+def is_unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8. A lone surrogate cannot: the sandbox refuses such code
+    (a 4xx, hence an infra_error), so an answer holding one must score here, as the 0 it is."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def extract_code(text: str) -> str | None:
@@ -152,7 +172,8 @@ class CodeExecServer(ResourcesServer[CodeExecConfig, Task, TaskVerifyRequest]):
     async def verify(self, body: TaskVerifyRequest, session: Session) -> dict[str, float]:
         total = len(body.tests)
         code = extract_code(body.response.last_message_text)
-        if code is None:
+        # What the sandbox would refuse (a 4xx, an infra_error) is the model's doing: it scores 0.
+        if code is None or len(code) > self.config.max_code_chars or not is_unicode(code):
             return {"reward": 0.0, "all_passed": 0.0, "loaded": 0.0, "tests_passed": 0.0, "tests_total": total}
         run, nonce = await self.run_tests(code, body.entry_point, body.tests)
         loaded, results = read_results(run.stdout, nonce, total)

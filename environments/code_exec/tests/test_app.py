@@ -326,6 +326,8 @@ def test_a_value_json_cannot_carry_fails_its_test(rollout: Rollout, value: str, 
         ("```python\nimport os\nos._exit(0)\n\ndef square(x):\n    return x * x\n```", "os._exit at import"),
         ("```python\nraise KeyboardInterrupt\n```", "an exception that is not an Exception"),
         ("```python\nimport no_such_module\n\ndef square(x):\n    return x * x\n```", "a missing import"),
+        # Longer than the sandbox takes (an infra_error there): the answer's fault, and a 0 here.
+        ("```python\ndef square(x):\n    return x * x\n" + "#" * 100_001 + "\n```", "over max_code_chars"),
     ],
 )
 def test_an_answer_that_does_not_load_earns_0(rollout: Rollout, answer: str, why: str) -> None:
@@ -424,9 +426,13 @@ def test_a_model_can_try_code_then_answer(rollout: Rollout) -> None:
     assert result["reward"] == 1.0
 
 
-@pytest.mark.parametrize("arguments", [{}, {"code": ""}, {"code": 12}, {"code": None}, {"program": "print(1)"}])
+@pytest.mark.parametrize(
+    "arguments",
+    [{}, {"code": ""}, {"code": 12}, {"code": None}, {"program": "print(1)"}, {"code": "print('\udc80')"}],
+)
 def test_bad_arguments_answer_422_naming_the_field(episode: httpx.Client, arguments: dict[str, Any]) -> None:
-    answer = episode.post("/run_python", json=arguments)
+    body = json.dumps(arguments)  # ASCII JSON: a lone surrogate travels as its \\u escape
+    answer = episode.post("/run_python", content=body, headers={"content-type": "application/json"})
     assert answer.status_code == 422
     assert "code:" in answer.json()["error"]
 
