@@ -138,20 +138,27 @@ def check_fields(
     it the same way at start. `missing_environments_ok`: skip environments whose folder is not here (at
     render time the images were already built from them).
     """
+    from gymbox.config import did_you_mean
+    from gymbox.nemo.servers import is_nemo_server
+
+    env_root = environments or environments_dir()
     for inst in stack.instances.values():
-        fields = inst.config.extra_fields()
-        if inst.role == Role.RESOURCES_SERVERS and ("entrypoint" in fields or "nemo_gym" in fields):
-            continue  # a NeMo Gym server (gymbox.nemo): NeMo validates its own fields
-        if (
-            missing_environments_ok
-            and (inst.role, inst.implementation) not in BUILTINS
-            and not ((environments or environments_dir()) / inst.implementation / "app.py").is_file()
-        ):
-            continue
+        if is_nemo_server(inst):
+            continue  # NeMo Gym's own server code validates its fields
+        builtin = (inst.role, inst.implementation) in BUILTINS
+        if inst.role == Role.RESOURCES_SERVERS and not (env_root / inst.implementation / "app.py").is_file():
+            if missing_environments_ok:
+                continue
+            known = sorted(p.parent.name for p in env_root.glob("*/app.py"))
+            path = (inst.name, inst.role.value, inst.implementation)
+            raise ConfigError(
+                f"{stack.where(path)}: {'.'.join(path)}: no environment {inst.implementation!r} in {env_root}"
+                f"{did_you_mean(inst.implementation, known)} (set GYMBOX_ENVIRONMENTS_DIR to the folder that holds it)"
+            )
         try:
             cls = server_class(inst, environments)
         except ImportError:
-            if (inst.role, inst.implementation) in BUILTINS:
+            if builtin:
                 raise
             continue
         validate_fields(inst, cls.Config, stack.where)

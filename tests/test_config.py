@@ -441,3 +441,11 @@ def test_the_cli_takes_hydra_overrides_as_trailing_arguments(tmp_path: Path, mon
     assert shown["agent_a"]["responses_api_agents"]["simple_agent"]["max_steps"] == 5
     assert shown["y"] == 2
     assert "x" not in shown
+
+
+def test_a_misspelt_environment_name_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        _check(tmp_path, "env_a:\n  resources_servers:\n    example_single_tool_cal: {}\n")
+    message = str(err.value)
+    assert f"{tmp_path / 'c.yaml'}:3: env_a.resources_servers.example_single_tool_cal: no environment" in message
+    assert "did you mean 'example_single_tool_call'?" in message
