@@ -144,3 +144,18 @@ def test_the_page_and_its_assets_are_served_without_any_other_origin(run_a: Path
     assert c.get("/static/../app.py").status_code == 404
     runs = c.get("/api/runs").json()
     assert runs[0]["statuses"] == ["infra_error", "ok", "timeout"]
+
+
+def test_odd_rows_are_indexed_not_fatal(tmp_path: Path) -> None:
+    rows = [{"status": f"kind{i}", "gymbox": {"task_key": f"k{i}"}} for i in range(300)]
+    rows += [{"status": 5, "reward": "1", "_ng_rollout_index": 10**20, "gymbox": "not an object"}]
+    path = write_jsonl(tmp_path / "odd.jsonl", rows)
+    with path.open("a") as handle:
+        handle.write("[1, 2]\n")
+    c = client(path)
+    assert c.get("/api/runs").json()[0]["rows"] == 301
+    assert c.get("/api/runs").json()[0]["skipped_lines"] == 1
+    assert c.get("/api/runs/0/overview").json()["rollouts"] == 0  # nothing here is a scored reward
+    odd = c.get("/api/runs/0/rollouts/300").json()
+    assert odd["verify"]["status"] == 5
+    assert odd["turns"] == []

@@ -45,12 +45,13 @@ class RunIndex:
         self._files = (path, self.failures_path)
         self._offsets = array("q")
         self._file = array("b")
-        self._task = array("l")  # the task's position in `tasks`
-        self._repeat = array("l")
-        self._status = array("b")  # position in `_status_names`
+        self._task = array("i")  # the task's position in `tasks`
+        self._repeat = array("i")
+        self._status = array("i")  # position in `_status_names` (any text a row's `status` holds)
         self._reward = array("d")  # NaN: not scored
         self._latency = array("d")  # NaN: unknown
         self._status_names: list[str] = []
+        self._status_ids: dict[str, int] = {}
         self.tasks: list[TaskProfile] = []  # by position: a task's id in pages and URLs
         self.orders: dict[tuple[str, bool], list[TaskProfile]] = {}  # tasks sorted per (sort, descending), cached
         self.skipped_lines = 0
@@ -88,7 +89,7 @@ class RunIndex:
         self._file.append(file_id)
         self._task.append(task.position)
         repeat = row.get("_ng_rollout_index", 0)
-        self._repeat.append(repeat if isinstance(repeat, int) else -1)
+        self._repeat.append(repeat if isinstance(repeat, int) and 0 <= repeat < 1 << 31 else -1)
         self._status.append(self._status_code(str(row.get("status", "ok"))))
         reward = row.get("reward")
         scored = file_id == ROLLOUTS and isinstance(reward, int | float) and not isinstance(reward, bool)
@@ -97,9 +98,11 @@ class RunIndex:
         self._latency.append(float(latency) if isinstance(latency, int | float) else math.nan)
 
     def _status_code(self, status: str) -> int:
-        if status not in self._status_names:
+        code = self._status_ids.get(status)
+        if code is None:
+            code = self._status_ids[status] = len(self._status_names)
             self._status_names.append(status)
-        return self._status_names.index(status)
+        return code
 
     # ------------------------------------------------------------------ reading
 
