@@ -28,6 +28,7 @@ from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
 from gymbox.retry import PEER_GONE, RetryPolicy
 
 log = logging.getLogger(__name__)
+MATERIALIZED_INPUTS = "materialized_inputs.jsonl"
 
 # How often at most the stack is asked again where its agents are (each look-up runs `docker ps`/`inspect`).
 REDISCOVER_INTERVAL_S = 2.0
@@ -153,6 +154,9 @@ class Collector:
         self.rollouts = JsonlAppender(output)
         self.failures = JsonlAppender(sibling(output, "failures.jsonl"))
         self.rejects = JsonlAppender(sibling(output, "rejects.jsonl"))
+        # Every (task, repeat) of the input as sent, as NeMo Gym's ng_collect_rollouts writes it: its reward
+        # profiling reads this file to know which rollouts were expected.
+        self.materialized = JsonlAppender(sibling(output, MATERIALIZED_INPUTS))
         self.summary = RunSummary()
         self.retry = options.retry_policy()
         # One attempt per request: the collector retries whole rollouts itself, on another replica if need be.
@@ -174,6 +178,7 @@ class Collector:
             )
         self._input = str(rows) if isinstance(rows, Path) else "<rows>"
         done = completed_keys(self.output) if self.options.resume else set()
+        self.materialized.path.unlink(missing_ok=True)  # rewritten whole: it lists the input, done or not
         queue: asyncio.Queue[tuple[TaskRow, int] | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         started = time.monotonic()
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
@@ -192,7 +197,7 @@ class Collector:
             if self._lookup is not None:
                 self._lookup.cancel()
             await self.client.close()
-            for appender in (self.rollouts, self.failures, self.rejects):
+            for appender in (self.rollouts, self.failures, self.rejects, self.materialized):
                 appender.close()
             drop_scored_failures(self.output)
             self.summary.elapsed_s = time.monotonic() - started
@@ -224,6 +229,14 @@ class Collector:
                     raise GymboxError(f"{self._input}:{item.line}: {reason}")
                 continue
             for repeat in range(self.options.repeats):
+                self.materialized.write(
+                    {
+                        **item.row,
+                        "_ng_task_index": item.task_index,
+                        "_ng_rollout_index": repeat,
+                        "agent_ref": {"name": agent},
+                    }
+                )
                 if rollout_key(item.key, repeat) in done:
                     self.summary.skipped += 1
                     self.on_outcome(Outcome("skipped"))
