@@ -159,3 +159,19 @@ def test_odd_rows_are_indexed_not_fatal(tmp_path: Path) -> None:
     odd = c.get("/api/runs/0/rollouts/300").json()
     assert odd["verify"]["status"] == 5
     assert odd["turns"] == []
+
+
+def test_gymbox_view_on_a_busy_port_says_which_option_to_change(run_a: Path) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from gymbox.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["view", str(run_a), "--port", str(port)])
+    assert result.exit_code != 0
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in str(result.exception)

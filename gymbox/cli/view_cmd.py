@@ -26,9 +26,20 @@ def view(
 
     import uvicorn
 
+    from gymbox.errors import GymboxError
     from gymbox.viewer.app import create_viewer_app
     from gymbox.viewer.index import RunIndex
 
+    # Bind first: a busy port fails before indexing, and the URL printed is the one that answers.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        raise GymboxError(
+            f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another, or 0"
+        ) from None
     runs = []
     for path in rollouts:
         started = time.monotonic()
@@ -37,10 +48,6 @@ def view(
         took = time.monotonic() - started
         typer.echo(f"indexed {path}: {len(run):,} rows, {len(run.tasks):,} tasks in {took:.1f} s{skipped}", err=True)
         runs.append(run)
-    # Bind first, so the URL printed is the one that answers (port 0 picks a free one).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
     sock.listen(128)  # connections made before uvicorn starts wait in the backlog, not refused
     typer.echo(f"gymbox view: http://127.0.0.1:{sock.getsockname()[1]}/  (Ctrl-C stops)", err=True)
     server = uvicorn.Server(uvicorn.Config(create_viewer_app(runs), log_level="warning", access_log=False))
