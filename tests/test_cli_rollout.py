@@ -112,3 +112,7 @@ def test_metrics_of_no_rollouts_shows_no_pass_at_0(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "pass@0" not in result.stdout
     assert "mean@0" not in result.stdout
+
+
+def test_max_failures_1_0_tolerates_every_failure(tmp_path: Path) -> None:
+    assert _rollout(tmp_path, _closed_port_url(), "--max-failures", "1.0").returncode == 0

@@ -66,7 +66,7 @@ def rollout(
             parser=FailureLimit.parse,
             metavar="N|FRACTION",
             help="Failed rollouts plus rejected rows tolerated before the exit code is 3: a count, or a "
-            "fraction of the rollouts attempted (0.05). 0: any one makes it 3.",
+            "fraction of the rollouts attempted (0.05; 1.0 tolerates any). 0: any one makes it 3.",
         ),
     ] = FailureLimit(count=0),
     resume: Annotated[bool, typer.Option(help="Continue an output file: skip (task, repeat) pairs in it.")] = False,

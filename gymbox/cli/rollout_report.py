@@ -26,7 +26,7 @@ REJECTS_SHOWN = 5
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """`--max-failures`: a count (`0`, `10`) or a fraction of the rollouts attempted (`0.05`)."""
+    """`--max-failures`: a count (`0`, `10`) or a fraction of the rollouts attempted (`0.05`; `1.0`: any)."""
 
     count: int | None = None
     fraction: float | None = None
@@ -41,9 +41,9 @@ class FailureLimit:
             value = float(text)
         except ValueError:
             value = -1.0
-        if not 0.0 <= value < 1.0:
+        if not 0.0 <= value <= 1.0:
             raise typer.BadParameter(
-                f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction below 1 (e.g. 0.05)",
+                f"{text!r} is neither a count (0, 1, 2, ...) nor a fraction from 0.0 to 1.0 (e.g. 0.05)",
                 param_hint="--max-failures",
             )
         return cls(fraction=value)

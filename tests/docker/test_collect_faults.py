@@ -42,6 +42,7 @@ def collect_through(
     """`gymbox rollout` in the background; `fault()` once FAULT_AFTER rollouts are on disk."""
     argv = [str(Path(sys.executable).parent / "gymbox"), "rollout", "--stack", stack, "--agent", agent]
     argv += ["-i", str(rows), "-o", str(out), "-j", "4", "--max-attempts", "10", "--timeout", "60"]
+    argv += ["--max-failures", "1.0"]  # a pair may fail (infra kind) under a fault; the checks below say which
     collector = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 180
