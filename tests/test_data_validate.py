@@ -156,12 +156,12 @@ def test_paths_relative_to_the_current_directory_work_as_in_nemo_gym(stack: Path
 
 def test_the_example_environments_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Their paths are written from the repository root; validate them from elsewhere, on copies."""
-    for config in sorted(ROOT.glob("environments/*/configs/*.yaml")):
-        env = config.parent.parent
+    for env in sorted({config.parents[1] for config in ROOT.glob("environments/*/configs/*.yaml")}):
         copy = tmp_path / env.name
         shutil.copytree(env / "configs", copy / "environments" / env.name / "configs")
         shutil.copytree(env / "data", copy / "environments" / env.name / "data")
         monkeypatch.chdir(tmp_path)
-        result = validate(copy / "environments" / env.name / "configs" / config.name)
-        assert result.exit_code == 0, result.output
+        for config in sorted((env / "configs").glob("*.yaml")):  # math has two: one per math-verify build
+            result = validate(copy / "environments" / env.name / "configs" / config.name)
+            assert result.exit_code == 0, result.output
         assert (copy / "environments" / env.name / "data/example_stats.json").is_file()
