@@ -52,7 +52,7 @@ def test_the_table_ranks_by_variance_and_flags_constant_tasks(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "constant tasks" in result.output
     assert "3 (1 all 0, 1 all pass)" in result.output
-    assert result.output.count("constant (") == 3
+    assert result.output.count("constant: ") == 3
 
 
 def test_environment_of_an_agent() -> None:

@@ -44,10 +44,10 @@ def test_the_index_reads_each_row_back_from_its_offset_and_skips_torn_lines(run_
         handle.write('{"torn": ')  # a crash mid-write
     index = RunIndex(run_a)
     lines = run_a.read_text().splitlines()
-    assert len(index) == 14 + 2  # 14 rollouts, 2 failures
+    assert len(index) == 2 + 14  # 2 failures (indexed first), 14 rollouts
     assert index.skipped_lines == 1
-    assert index.read(5) == json.loads(lines[5])
-    assert index.read(14)["status"] == "infra_error"  # failures come after the rollouts
+    assert index.read(2 + 5) == json.loads(lines[5])
+    assert index.read(0)["status"] == "infra_error"
     assert [r.repeat for r in index.task_rows(index.task_id("key2.0") or 0)] == [0, 1, 2, 3]
     with pytest.raises(KeyError):
         index.read(99)
@@ -56,6 +56,14 @@ def test_the_index_reads_each_row_back_from_its_offset_and_skips_torn_lines(run_
 def test_a_missing_file_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(GymboxError, match=r"nope.jsonl: no such rollouts file"):
         RunIndex(tmp_path / "nope.jsonl")
+
+
+def test_a_failure_scored_later_is_not_counted_as_a_failure(run_a: Path) -> None:
+    with run_a.open("a") as handle:  # a resumed run scored task 3's repeat 0, which had failed
+        handle.write(json.dumps(rollout_row(3, 0, 1.0)) + "\n")
+    overview = client(run_a).get("/api/runs/0/overview").json()
+    assert overview["failures"] == compute_metrics(run_a)["failures"] == {"timeout": 1}
+    assert overview["failed"] == 1
 
 
 def test_overview_agrees_with_gymbox_metrics(run_a: Path) -> None:
@@ -112,7 +120,7 @@ def test_a_task_lists_its_rollouts_and_a_rollout_reads_as_a_conversation(run_a: 
     assert rollout["verify"] == {"reward": 1.0, "status": "ok", "error": None, "extras": {"exact": True}}
     assert rollout["task"] == {"id": 9}  # the row's own fields, apart from the prompt
     assert rollout["meta"]["agent"] == "math_simple_agent"
-    failed = c.get("/api/runs/0/rollouts/14").json()
+    failed = c.get("/api/runs/0/rollouts/0").json()
     assert failed["verify"]["status"] == "infra_error"
     assert "502" in failed["verify"]["error"]
     assert c.get("/api/runs/0/rollouts/99").status_code == 404

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gymbox.collector.metrics import SCORED, pass_at_k
+from gymbox.collector.store import rollout_key
 
 PROMPT_CHARS = 160  # enough of the prompt to recognise and search a task by
 HISTOGRAM_BINS = 20
@@ -108,7 +109,7 @@ class GroupTally:
 
 
 class RunProfile:
-    """Tallies rows of a rollouts file (and its failures file) as they are read."""
+    """Tallies rows of a rollouts file and its failures file as they are read (the failures file first)."""
 
     def __init__(self, pass_threshold: float = 1.0) -> None:
         self.pass_threshold = pass_threshold
@@ -116,7 +117,9 @@ class RunProfile:
         self.rewards = array("d")  # scored rollouts only
         self.latencies = array("d")
         self.statuses: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
+        # {pair key: kind} of failed (task, repeat) pairs not scored since, as `gymbox metrics` counts them:
+        # read the failures file first, and a later scored rollout of the pair (a resumed run) clears it.
+        self.open_failures: dict[str, str] = {}
         self._environments: dict[str, str] = {}  # agent -> environment, worked out once per agent
 
     def add(self, row: dict[str, Any]) -> TaskProfile:
@@ -129,10 +132,13 @@ class RunProfile:
         scored = status in SCORED and isinstance(reward, int | float) and not isinstance(reward, bool)
         value = float(reward) if scored and isinstance(reward, int | float) else None
         task.add(status, value, value is not None and value >= self.pass_threshold)
+        repeat = row.get("_ng_rollout_index", 0)
+        pair = rollout_key(task.key, repeat if isinstance(repeat, int) else -1)
         if value is not None:
             self.rewards.append(value)
-        else:
-            self.failures[status] += 1
+            self.open_failures.pop(pair, None)
+        elif status not in SCORED:
+            self.open_failures[pair] = status
         latency = meta.get("latency_s")
         if isinstance(latency, int | float) and not isinstance(latency, bool):
             self.latencies.append(float(latency))
@@ -143,15 +149,33 @@ class RunProfile:
         task = self.tasks.get(key)
         if task is None:
             agent = sys.intern(str(as_dict(row.get("agent_ref")).get("name", "")))
-            environment = self._environments.get(agent)
-            if environment is None:
-                environment = self._environments[agent] = environment_of(agent, meta.get("images"))
             index = row.get("_ng_task_index", -1)
             index = int(index) if isinstance(index, int) else -1
+            environment = self._environment(agent, meta.get("images"))
             task = self.tasks[key] = TaskProfile(key, index, len(self.tasks), agent, environment, prompt_of(row))
         return task
 
+    def _environment(self, agent: str, images: Any) -> str:
+        known = self._environments.get(agent)
+        if known is None:
+            known = environment_of(agent, images)
+            if isinstance(images, dict):  # only a row with the stack's images settles it
+                self._environments[agent] = known
+        return known
+
     # ------------------------------------------------------------------ summaries
+
+    def settle(self) -> None:
+        """After the last row: a task first seen in a failure row without the stack's images gets the
+        environment its agent's other rows named."""
+        for task in self.tasks.values():
+            if task.environment == task.agent:
+                task.environment = self._environments.get(task.agent, task.environment)
+
+    @property
+    def failures(self) -> Counter[str]:
+        """Failed pairs by kind, counting only those never scored later."""
+        return Counter(self.open_failures.values())
 
     def summary(self) -> dict[str, Any]:
         """The run at a glance: rewards, pass@k, constant tasks, groups, failures, latency."""
@@ -159,9 +183,10 @@ class RunProfile:
         k = min((t.n for t in tasks), default=0)
         n = len(self.rewards)
         mean = math.fsum(self.rewards) / n if n else None
+        failures = self.failures
         return {
             "rollouts": n,
-            "failed": sum(self.failures.values()),
+            "failed": sum(failures.values()),
             "tasks": len(self.tasks),
             "mean_reward": mean,
             "std_reward": math.sqrt(math.fsum((r - mean) ** 2 for r in self.rewards) / n) if mean is not None else None,
@@ -171,7 +196,7 @@ class RunProfile:
             f"pass@{k}": _mean([pass_at_k(t.n, t.passes, k) for t in tasks]) if k else None,
             "constant_tasks": self.constant_counts(),
             "status_counts": dict(sorted(self.statuses.items())),
-            "failures": dict(sorted(self.failures.items())),
+            "failures": dict(sorted(failures.items())),
             "latency_s": percentiles(self.latencies),
             "histogram": histogram(self.rewards),
             "per_environment": self._groups(lambda t: t.environment),

@@ -17,9 +17,10 @@ from gymbox.collector.store import sibling
 def profile_file(rollouts: Path, *, pass_threshold: float = 1.0) -> RunProfile:
     """The profile of a rollouts file and its failures file, read as a stream."""
     run = RunProfile(pass_threshold)
-    for path in (rollouts, sibling(rollouts, "failures.jsonl")):
+    for path in (sibling(rollouts, "failures.jsonl"), rollouts):  # failures first: see RunProfile
         for row in _rows(path):
             run.add(row)
+    run.settle()
     return run
 
 
@@ -49,7 +50,7 @@ def print_profile(run: RunProfile, *, show: int = 20, console: Console | None = 
     summary = run.summary()
     k = summary["k"]
     head = Table(title="Run profile", show_header=False)
-    for key in ("rollouts", "failed", "tasks", "mean_reward", "std_reward", "pass@1", f"pass@{k}"):
+    for key in dict.fromkeys(("rollouts", "failed", "tasks", "mean_reward", "std_reward", "pass@1", f"pass@{k}")):
         head.add_row(key, _fmt(summary.get(key)))
     constant = summary["constant_tasks"]
     head.add_row(
@@ -76,8 +77,9 @@ def print_profile(run: RunProfile, *, show: int = 20, console: Console | None = 
     ranked = sorted(run.tasks.values(), key=lambda t: (-(t.variance or 0.0), t.environment, t.index))
     if show and ranked:
         tasks = Table(title=f"Tasks by reward variance (first {min(show, len(ranked))} of {len(ranked)})")
-        for col in ("environment", "task", "rollouts", "mean_reward", "variance", "flag"):
+        for col in ("environment", "task", "rollouts", "mean_reward", "variance"):
             tasks.add_column(col)
+        tasks.add_column("flag", no_wrap=True)
         for task in ranked[:show]:
             tasks.add_row(
                 task.environment, str(task.index), str(task.n), _fmt(task.mean), _fmt(task.variance), _flag(task)
@@ -88,7 +90,7 @@ def print_profile(run: RunProfile, *, show: int = 20, console: Console | None = 
 def _flag(task: TaskProfile) -> str:
     if not task.constant:
         return ""
-    return f"constant ({_fmt(task.lo)})"
+    return f"constant: {task.lo:g}"
 
 
 def _fmt(value: Any) -> str:

@@ -3,7 +3,7 @@
 Indexing reads the file once. Each row leaves its byte offset, task, repeat, status, reward and latency
 in flat arrays (about 30 bytes a row) and a tally in its task's `TaskProfile`; a page that shows a
 rollout seeks to its offset and parses that one line. The failures file (`<out>_failures.jsonl`) is
-indexed the same way, so failed rollouts are listed beside scored ones.
+indexed the same way, first, so failed rollouts are listed beside scored ones.
 """
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ class RunIndex:
         self.skipped_lines = 0
         if not path.is_file():
             raise GymboxError(f"{path}: no such rollouts file; pass a file that `gymbox rollout -o` wrote")
-        for file_id, file in enumerate(self._files):
-            if file.is_file():
-                self._scan(file_id, file)
+        for file_id in (FAILURES, ROLLOUTS):  # failures first, so a pair scored later clears its failure
+            if self._files[file_id].is_file():
+                self._scan(file_id, self._files[file_id])
+        self.profile.settle()
 
     def __len__(self) -> int:
         return len(self._offsets)
