@@ -392,3 +392,13 @@ def test_sigterm_stops_cleanly_and_still_prints_the_summary(agent_url: str, tmp_
     assert 0 < written < 200
     assert f"{written} rollouts written to {out}" in stdout
     assert "rerun with --resume" in stderr
+
+
+def test_a_lone_surrogate_in_an_answer_is_written_as_valid_json(tmp_path: Path) -> None:
+    from gymbox.collector.store import JsonlAppender
+
+    appender = JsonlAppender(tmp_path / "out.jsonl")
+    appender.write({"output_text": "model said \ud800", "note": "café"})  # a model can emit "\ud800"
+    appender.close()
+    [line] = (tmp_path / "out.jsonl").read_bytes().splitlines()
+    assert json.loads(line) == {"output_text": "model said \ud800", "note": "café"}
