@@ -20,6 +20,7 @@ from gymbox.cli import (
     metrics_cmd,
     profile_cmd,
     ps_cmd,
+    push_cmd,
     render_cmd,
     reverify_cmd,
     rollout_cmd,
@@ -67,6 +68,7 @@ app.add_typer(data_cmd.app, name="data")
 # Docker: images, stacks.
 app.add_typer(images_cmd.app, name="images")
 app.command("build")(build_cmd.build)
+app.command("push")(push_cmd.push)
 app.command("render")(render_cmd.render)
 app.command("up")(up_cmd.up)
 app.command("down")(down_cmd.down)

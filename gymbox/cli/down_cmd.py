@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gymbox.cli.options import JsonOutput, StackName
+from gymbox.cli.options import Engine, JsonOutput, StackName, SwarmHost
 
 
 def down(
@@ -18,14 +18,21 @@ def down(
         bool, typer.Option("--keep-cache", help="Keep model-cache volumes (vLLM weights) for the next `up`.")
     ] = False,
     json_output: JsonOutput = False,
+    engine: Engine = "compose",
+    swarm_host: SwarmHost = None,
 ) -> None:
     """Stop and remove a stack: its containers, then its network, then its volumes (found by label).
 
     Without --name it removes only a stack made from this directory, and refuses to guess among several.
     """
+    from gymbox.cli import swarm_engine
     from gymbox.cli.common import print_json
     from gymbox.cli.stack_choice import choose_stack, stacks_made_here
     from gymbox.docker.stack import Stack
+
+    if swarm_engine.check_engine(engine) == "swarm":
+        swarm_engine.down(swarm_engine.need_name(name, "down"), host=swarm_host, json_output=json_output)
+        return
 
     if all_ and name:
         raise typer.BadParameter("give --name or --all, not both", param_hint="--all")

@@ -97,3 +97,37 @@ StackName = Annotated[
 JsonOutput = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables (for scripts).")
 ]
+
+# ------------------------------------------------------------------------------------------ engines
+# Where a stack runs (gymbox.cli.swarm_engine): this machine's compose, or a Docker Swarm.
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        envvar="GYMBOX_ENGINE",
+        metavar="compose|swarm",
+        help="compose: this machine's engine; swarm: `docker stack deploy` on a Swarm (see --swarm-host).",
+    ),
+]
+SwarmHost = Annotated[
+    str | None,
+    typer.Option(
+        "--swarm-host",
+        envvar="GYMBOX_SWARM_HOST",
+        metavar="URL",
+        show_default=False,
+        help="Docker host of a Swarm manager (tcp://HOST:2375, ssh://USER@HOST) [default: this machine's "
+        "engine, which must then be a manager].",
+    ),
+]
+Registry = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        envvar="GYMBOX_REGISTRY",
+        metavar="HOST:PORT",
+        show_default=False,
+        help="Registry every node pulls from; `up --engine swarm` pushes the stack's images there first.",
+    ),
+]

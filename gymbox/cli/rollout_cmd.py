@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from gymbox.cli.options import JsonOutput
+from gymbox.cli.options import Engine, JsonOutput, SwarmHost
 from gymbox.cli.rollout_report import FailureLimit
 
 
@@ -81,12 +82,15 @@ def rollout(
         ),
     ] = None,
     json_output: JsonOutput = False,
+    engine: Engine = "compose",
+    swarm_host: SwarmHost = None,
 ) -> None:
     """Send each row (x repeats) to `POST /run` of its agent; write scored rollouts, failures and metrics.
 
     Exit codes: 0 done; 3 more failed rollouts plus rejected rows than --max-failures; 130 interrupted.
     """
     from gymbox.cli import rollout_report as report
+    from gymbox.cli import swarm_engine
     from gymbox.cli.common import print_json
     from gymbox.cli.progress import RolloutProgress
     from gymbox.cli.stack_choice import choose_stack
@@ -97,8 +101,20 @@ def rollout(
     from gymbox.collector.runner import CollectOptions, Collector, run_until_signalled
     from gymbox.collector.store import sibling
 
-    stack_name = stack if url else choose_stack(stack, "rollout")
-    agents, metadata = find_agents(stack_name or "", agent, url or [])
+    rediscover: Callable[[], dict[str, list[str]]] | None
+    if swarm_engine.check_engine(engine) == "swarm" and not url:
+        from gymbox.docker.swarm import agent_urls_swarm
+
+        swarm_stack = swarm_engine.need_name(stack, "rollout")
+        stack_name: str | None = swarm_stack
+        agents, metadata = swarm_engine.find_agents(swarm_stack, agent, swarm_host)
+        # Tasks move between nodes (a lost node, a restart): look the agents up again when they stop answering.
+        rediscover = lambda: agent_urls_swarm(swarm_stack, swarm_host)  # noqa: E731
+    else:
+        stack_name = stack if url else choose_stack(stack, "rollout")
+        agents, metadata = find_agents(stack_name or "", agent, url or [])
+        # With a stack, agents that stop answering are looked up again (a restart moves a published port).
+        rediscover = None if url else lambda: stack_agents(stack_name or "")
     if url and agent is None:
         agent = DIRECT_AGENT
     options = CollectOptions(
@@ -123,8 +139,6 @@ def rollout(
         typer.echo(f"collector metrics: http://127.0.0.1:{exporter.serve(metrics_port)}/metrics", err=True)
     with RolloutProgress(total) as progress:
         on_outcome = progress.update if exporter is None else exporter.chain(progress.update)
-        # With a stack, agents that stop answering are looked up again (a restart moves a published port).
-        rediscover = None if url else lambda: stack_agents(stack_name or "")
         collector = Collector(agents, output, options, on_outcome=on_outcome, rediscover=rediscover)
         if exporter is not None:
             exporter.watch(collector)

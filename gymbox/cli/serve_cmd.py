@@ -26,8 +26,11 @@ def serve(
     import uvicorn
 
     from gymbox.cli.common import load_stack
+    from gymbox.docker.swarm import load_mounted_secrets
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
+
+    load_mounted_secrets()  # on a Swarm, this instance's secrets are files in /run/secrets
 
     # serving=name: in a stack, this container holds only its own instance's secrets
     stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file, serving=name)

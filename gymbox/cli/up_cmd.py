@@ -10,11 +10,14 @@ from gymbox.cli.options import (
     BaseImage,
     CaBundle,
     ConfigFiles,
+    Engine,
     EnvFile,
     JsonOutput,
     ModelName,
     NewStackName,
+    Registry,
     SetOverrides,
+    SwarmHost,
     TrailingOverrides,
     Verbose,
 )
@@ -41,6 +44,9 @@ def up(
     verbose: Verbose = False,
     json_output: JsonOutput = False,
     overrides: TrailingOverrides = None,
+    engine: Engine = "compose",
+    swarm_host: SwarmHost = None,
+    registry: Registry = None,
 ) -> None:
     """Start the stack and wait for every container's healthcheck, showing each service's state as it
     changes (on stderr); then print where the agents listen.
@@ -52,6 +58,7 @@ def up(
 
     from rich.console import Console
 
+    from gymbox.cli import swarm_engine
     from gymbox.cli.common import build_options, load_stack, print_json
     from gymbox.cli.up_progress import UpProgress
     from gymbox.docker.deploy import deploy, signals_interrupt
@@ -62,6 +69,11 @@ def up(
     stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file)
     stack_name = name or default_stack_name(config, model)
     options = build_options(ca_bundle, base, stack=stack, verbose=verbose)
+    if swarm_engine.check_engine(engine) == "swarm":
+        swarm_engine.up(
+            stack, stack_name, options, host=swarm_host, registry=registry, timeout=timeout, json_output=json_output
+        )
+        return
     console = Console(stderr=True, soft_wrap=True)  # a line in a log stays one line
     # --verbose streams docker's build output to the terminal, which a live panel would garble.
     progress = UpProgress(stack_name, console, live=False if verbose else None)

@@ -320,6 +320,17 @@ def remove_swarm(stack: str, host: str | None = None, *, timeout: float = 120.0)
         _docker(host, "secret", "rm", *secrets, check=False)
 
 
+def service_logs(stack: str, instance: str, *, host: str | None, follow: bool = False, tail: str = "all") -> None:
+    """Print a service's logs from every node, each line prefixed with its task (to the terminal)."""
+    args = ["service", "logs", "--no-trunc", "--timestamps", "--tail", tail]
+    if follow:
+        args.append("--follow")
+    try:
+        _docker(host, *args, f"{stack}_{instance}", capture=False)
+    except KeyboardInterrupt:  # Ctrl-C ends --follow
+        pass
+
+
 def load_mounted_secrets(directory: Path = SECRETS_DIR) -> list[str]:
     """In a container: put the stack's Swarm secrets (files named GYMBOX_SECRET_*) into the environment,
     where stack.yaml's `${env:GYMBOX_SECRET_...}` references find them. Returns the names loaded."""
