@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "CONNECT_RETRY": "gymbox.http_client",
     "ConfigError": "gymbox.errors",
     "DataError": "gymbox.errors",
     "DockerError": "gymbox.errors",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "tool": "gymbox.servers.resources",
 }
 __all__ = [
+    "CONNECT_RETRY",
     "ConfigError",
     "DataError",
     "DockerError",
@@ -78,7 +80,7 @@ if TYPE_CHECKING:
         StackError,
         UpstreamError,
     )
-    from gymbox.http_client import PeerClient
+    from gymbox.http_client import CONNECT_RETRY, PeerClient
     from gymbox.protocol import RunRequest, RunResponse, VerifyRequest, VerifyResponse
     from gymbox.retry import RetryPolicy
     from gymbox.sandbox.client import SandboxClient

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from gymbox import (
+    CONNECT_RETRY,
     PeerClient,
     ResourcesServer,
     ResourcesServerConfig,
@@ -30,7 +31,6 @@ from gymbox import (
     UpstreamError,
     VerifyRequest,
 )
-from gymbox.http_client import CONNECT_RETRY
 
 EQUIVALENT, NOT_EQUIVALENT = "EQUIVALENT", "NOT_EQUIVALENT"
 JUDGE_INSTRUCTIONS = (
