@@ -71,6 +71,7 @@ def test_overview_agrees_with_gymbox_metrics(run_a: Path) -> None:
     metrics = compute_metrics(run_a)
     assert overview["rollouts"] == metrics["rollouts"] == 14
     assert overview["mean_reward"] == pytest.approx(metrics["mean_reward"])
+    assert overview["std_reward"] == pytest.approx(metrics["std_reward"])
     assert overview["k"] == metrics["k"] == 2
     assert overview["pass@1"] == pytest.approx(metrics["pass@1"])
     assert overview["pass@2"] == pytest.approx(metrics["pass@2"])

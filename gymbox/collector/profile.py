@@ -189,7 +189,7 @@ class RunProfile:
             "failed": sum(failures.values()),
             "tasks": len(self.tasks),
             "mean_reward": mean,
-            "std_reward": math.sqrt(math.fsum((r - mean) ** 2 for r in self.rewards) / n) if mean is not None else None,
+            "std_reward": _sample_std(self.rewards, mean),
             "pass_threshold": self.pass_threshold,
             "k": k,
             "pass@1": _mean([pass_at_k(t.n, t.passes, 1) for t in tasks]) if k else None,
@@ -291,6 +291,13 @@ def histogram(values: array[float], bins: int = HISTOGRAM_BINS) -> dict[str, Any
     for value in values:
         counts[min(bins - 1, int((value - lo) / width))] += 1
     return {"lo": lo, "hi": hi, "counts": counts}
+
+
+def _sample_std(values: array[float], mean: float | None) -> float | None:
+    """The sample standard deviation (n - 1), as `gymbox metrics` and NeMo Gym report it."""
+    if mean is None:
+        return None
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
 
 
 def _mean(values: list[float]) -> float | None:
