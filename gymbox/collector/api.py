@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from gymbox.collector.discovery import DIRECT_AGENT, find_agents, stack_agents
+from gymbox.collector.discovery import find_agents, stack_agents
 from gymbox.collector.runner import CollectOptions, Collector, Outcome, Rollout
 from gymbox.errors import GymboxError
 
@@ -49,8 +49,8 @@ async def collect(
 ) -> AsyncIterator[Rollout]:
     """Yield each (task, repeat) of `rows` as it finishes, scored or failed (see `Rollout`).
 
-    Agents are found in the running `stack` (each row's `agent_ref.name` picks one, unless `agent` is
-    given), or are the replica `urls` of one agent. Raises `GymboxError` when there is no agent to send
+    Agents are found in the running `stack`, or are the replica `urls` of one agent. With several agents,
+    each row's `agent_ref.name` picks one unless `agent` is given. Raises `GymboxError` when there is no agent to send
     to, the input is not a file of rows, or `output` holds rollouts and `resume` is not set.
     """
     if not urls and not stack:
@@ -58,6 +58,8 @@ async def collect(
     if resume and output is None:
         raise GymboxError("resume=True continues an output file: pass output='rollouts.jsonl'")
     agents, metadata = await asyncio.to_thread(find_agents, stack or "", agent, list(urls))
+    if agent is None and len(agents) == 1:  # one agent: every row goes to it, agent_ref or not
+        [agent] = agents
     options = CollectOptions(
         repeats=repeats,
         limit=limit,
@@ -65,7 +67,7 @@ async def collect(
         timeout_s=timeout_s,
         max_attempts=max_attempts,
         resume=resume,
-        agent=agent if agent is not None or not urls else DIRECT_AGENT,
+        agent=agent,
         metadata=metadata,
     )
     source = Path(rows) if isinstance(rows, str | Path) else rows

@@ -101,3 +101,20 @@ def test_two_releases_of_one_package_serve_side_by_side_in_one_stack(
         versions[env] = result["math_verify_version"]
     assert versions["math"].startswith("0.9.")
     assert versions["math_v07"].startswith("0.7.")
+
+
+async def test_gymbox_collect_against_a_running_stack(
+    stack_name: str, gymbox_env: dict[str, str], weather_images: tuple[str, str], tmp_path: Path
+) -> None:
+    """The README's Python example: `gymbox.collect` finds the stack's agents and yields typed rollouts."""
+    from gymbox import RolloutStatus, collect
+    from tests.docker.conftest import WEATHER_CONFIG
+
+    gymbox("up", "-c", str(WEATHER_CONFIG), "-m", "scripted", "--name", stack_name, env=gymbox_env, timeout=900)
+    rows = ROOT / "environments/example_single_tool_call/data/example.jsonl"
+    out = tmp_path / "rollouts.jsonl"
+    got = [r async for r in collect(rows, stack=stack_name, repeats=2, output=out)]
+    assert sorted((r.task_index, r.repeat) for r in got) == [(t, k) for t in range(5) for k in range(2)]
+    assert {(r.task_index, r.reward) for r in got} == {(0, 1.0), (1, 1.0), (2, 1.0), (3, 1.0), (4, 0.0)}
+    assert all(r.status is RolloutStatus.OK and r.record["gymbox"]["stack"] == stack_name for r in got)
+    assert len(read(out)) == 10
