@@ -35,7 +35,7 @@ NEMO_FIELD = "nemo_gym"
 ROLE = Role.RESOURCES_SERVERS.value  # also the folder of NeMo Gym's resources servers
 DEFAULT_ENTRYPOINT = "app.py"
 # ServerConfig's own fields: gymbox's deployment settings, not the NeMo server's.
-GYMBOX_FIELDS = frozenset({"host", "port", "replicas", "cpus", "memory", "restart", NEMO_FIELD})
+GYMBOX_FIELDS = frozenset({"host", "port", "url", "replicas", "cpus", "memory", "restart", "placement", NEMO_FIELD})
 
 
 class NemoGymSource(BaseModel):
