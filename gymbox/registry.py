@@ -143,8 +143,8 @@ def check_fields(
 
     env_root = environments or environments_dir()
     for inst in stack.instances.values():
-        if is_nemo_server(inst):
-            continue  # NeMo Gym's own server code validates its fields
+        if is_nemo_server(inst) or "container" in inst.config.extra_fields() or inst.config.url:
+            continue  # read by NeMo Gym's own code, any image (gymbox.docker.any_image), or a server elsewhere
         builtin = (inst.role, inst.implementation) in BUILTINS
         if inst.role == Role.RESOURCES_SERVERS and not (env_root / inst.implementation / "app.py").is_file():
             if missing_environments_ok:

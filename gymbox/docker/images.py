@@ -219,7 +219,11 @@ def environment_images(stack: ResolvedConfig) -> list[EnvImage]:
     those of the environments its sandboxes borrow an image from (`environment:`)."""
     from gymbox.nemo.servers import is_nemo_server
 
-    found = {env_image(inst) for inst in stack.by_role(Role.RESOURCES_SERVERS) if not is_nemo_server(inst)}
+    found = {
+        env_image(inst)
+        for inst in stack.by_role(Role.RESOURCES_SERVERS)
+        if not is_nemo_server(inst) and "container" not in inst.config.extra_fields()  # gymbox.docker.any_image
+    }
     found |= {
         EnvImage(str(env))
         for inst in stack.by_role(Role.SANDBOXES)

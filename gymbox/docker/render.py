@@ -20,6 +20,7 @@ from typing import Any
 
 from gymbox.config import ResolvedConfig, ServerInstance, server_refs
 from gymbox.docker import secrets as secrets_mod
+from gymbox.docker.any_image import container_spec, image_service, runs_any_image
 from gymbox.docker.images import StackImages, env_image, environments_of, nemo_instances
 from gymbox.docker.sandbox import network_name, sandbox_service
 from gymbox.docker.service import (
@@ -101,7 +102,7 @@ def container_stack(stack: ResolvedConfig) -> ResolvedConfig:
         if inst.config.url:
             continue
         inst.config.host = inst.name
-        inst.config.port = CONTAINER_PORT
+        inst.config.port = container_spec(inst).port if runs_any_image(inst) else CONTAINER_PORT
     return inside
 
 
@@ -132,6 +133,10 @@ def services(
             )
         if inst.role == Role.SANDBOXES:
             out.append(sandbox_service(inst, images, _labels(stack_name, inst)))
+            continue
+        if runs_any_image(inst):
+            depends_on = sorted({r for r in references(inst.config.extra_fields()) if r not in (inst.name, *outside)})
+            out.append(image_service(inst, _labels(stack_name, inst), depends_on))
             continue
         if inst.name in images.nemo:
             out.append(_nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names))
