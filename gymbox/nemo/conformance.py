@@ -136,25 +136,30 @@ def _reward(row: dict[str, Any]) -> float | None:
 # ------------------------------------------------------------------------------------------ a batch
 
 
-def batch_config(cases: list[ServerCase], version: str, replay_url: str) -> dict[str, Any]:
-    """A gymbox config: each server, an agent for it, and the replay model outside the stack."""
+def servers_config(cases: list[ServerCase], version: str) -> dict[str, Any]:
+    """A gymbox config of the servers alone (and so their Ray head): each in its own container. A server
+    that crashes stays down (`restart: "no"`), so it is seen failed at once."""
+    return {
+        case.name: {
+            ROLE: {case.name: {**case.fields, "nemo_gym": {"server": case.name, "version": version}, "restart": "no"}}
+        }
+        for case in cases
+    }
+
+
+def agents_config(servers: dict[str, str], replay_url: str, rollouts: list[Path]) -> dict[str, Any]:
+    """gymbox's agents for servers at {name: url}, each playing `replay_url`'s recordings."""
     config: dict[str, Any] = {
         REPLAY_INSTANCE: {
-            "responses_api_models": {
-                "replay_model": {
-                    "url": replay_url,
-                    "rollouts": [str(c.folder / "data" / "example_rollouts.jsonl") for c in cases],
-                }
-            }
+            "responses_api_models": {"replay_model": {"url": replay_url, "rollouts": [str(p) for p in rollouts]}}
         }
     }
-    for case in cases:
-        fields = {**case.fields, "nemo_gym": {"server": case.name, "version": version}}
-        config[case.name] = {ROLE: {case.name: fields}}
-        config[agent_name(case.name)] = {
+    for name, url in servers.items():
+        config[name] = {ROLE: {name: {"url": url}}}
+        config[agent_name(name)] = {
             "responses_api_agents": {
                 "simple_agent": {
-                    "resources_server": {"type": ROLE, "name": case.name},
+                    "resources_server": {"type": ROLE, "name": name},
                     "model_server": {"type": "responses_api_models", "name": REPLAY_INSTANCE},
                     "max_steps": 100,
                 }
@@ -219,7 +224,7 @@ def _rounded(value: float) -> float:
     return round(value, 6) if math.isfinite(value) else value
 
 
-def collect(stack: str, case: ServerCase, work: Path, *, timeout_s: float = 600) -> list[dict[str, Any]]:
+def collect(agent_url: str, case: ServerCase, work: Path, *, timeout_s: float = 600) -> list[dict[str, Any]]:
     """Run `gymbox rollout` for one server's tasks; the rows it wrote (failures included, as rows)."""
     inputs = work / f"{case.name}_tasks.jsonl"
     inputs.write_text("".join(json.dumps(row) + "\n" for row in task_rows(case)), encoding="utf-8")
@@ -229,8 +234,8 @@ def collect(stack: str, case: ServerCase, work: Path, *, timeout_s: float = 600)
         "-m",
         "gymbox.cli",
         "rollout",
-        "--stack",
-        stack,
+        "--url",
+        agent_url,
         "--agent",
         agent_name(case.name),
         "-i",
@@ -335,42 +340,91 @@ def _run_batch(
     results: dict[str, ServerResult],
     log: Any,
 ) -> None:
-    """Up the batch (dropping a server that fails to start, and trying again), replay each, down."""
+    """Start the batch's servers, one container each; drive each healthy one with gymbox's agent (in this
+    process, reaching the server at its container address); take the stack down."""
     from gymbox.config import load_config
-    from gymbox.docker.deploy import deploy
+    from gymbox.docker.deploy import build_and_render
     from gymbox.docker.images import BuildOptions, resolve_ca_bundle
-    from gymbox.errors import StackError
+    from gymbox.docker.stack import Stack
 
-    remaining = list(batch)
-    while remaining:
-        config_file = work / f"{stack}.yaml"
-        config_file.write_text(yaml.safe_dump(batch_config(remaining, version, replay_url), sort_keys=False))
-        config = load_config([config_file], env_file=Path("/dev/null"))
-        log(f"{stack}: starting {len(remaining)} servers: {', '.join(c.name for c in remaining)}")
-        try:
-            with deploy(
-                config, stack, options=BuildOptions(ca_bundle=resolve_ca_bundle(None)), timeout=1500
-            ) as running:
-                for case in remaining:
-                    results[case.name].healthy = True
-                    rows = collect(stack, case, work)
-                    results[case.name].rows, results[case.name].matched = compare(case, rows)
-                    log(f"{case.name}: {results[case.name].matched}/{results[case.name].rows} rewards matched")
-                running.stack.down()
-            return
-        except StackError as exc:
-            failed = re.search(r"service '([^']+)'", str(exc))
-            name = failed.group(1) if failed else ""
-            culprit = next((c for c in remaining if name in (c.name, agent_name(c.name))), None)
-            if culprit is None:
-                for c in remaining:
-                    results[c.name].healthy = False
-                    results[c.name].reason = "stack did not start: " + _last_error_line(str(exc))
-                return
-            results[culprit.name].healthy = False
-            results[culprit.name].reason = "did not start: " + _last_error_line(str(exc))
-            log(f"{culprit.name}: {results[culprit.name].reason}")
-            remaining.remove(culprit)
+    config_file = work / f"{stack}.yaml"
+    config_file.write_text(yaml.safe_dump(servers_config(batch, version), sort_keys=False))
+    config = load_config([config_file], env_file=Path("/dev/null"))
+    log(f"{stack}: starting {len(batch)} servers: {', '.join(c.name for c in batch)}")
+    _, rendered = build_and_render(config, stack, BuildOptions(ca_bundle=resolve_ca_bundle(None)))
+    running = Stack(stack, rendered.directory)
+    with running.teardown_on_error():
+        proc = running.start(work / f"{stack}-compose.log")
+        settled = _settle(running, [c.name for c in batch], timeout_s=SETTLE_TIMEOUT_S)
+        proc.wait(timeout=300)
+        addresses: dict[str, str] = {}
+        for case in batch:
+            state = settled[case.name]
+            results[case.name].healthy = state.startswith("http://")
+            if results[case.name].healthy:
+                addresses[case.name] = state
+            else:
+                results[case.name].reason = state
+                log(f"{case.name}: {state}")
+        _replay(batch, addresses, replay_url, work, results, log)
+    running.down()
+
+
+SETTLE_TIMEOUT_S = 1200.0
+
+
+def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]:
+    """{server: its URL once healthy, else why not} once every server is healthy or has failed."""
+    import time
+
+    from gymbox.docker.service import CONTAINER_PORT
+
+    settled: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(settled) < len(names) and time.monotonic() < deadline:
+        for container in stack.containers():
+            name = container.instance
+            if name not in names or name in settled:
+                continue
+            if container.health == "healthy" and container.ip_addresses:
+                settled[name] = f"http://{container.ip_addresses[0]}:{CONTAINER_PORT}"
+            elif container.failed:
+                settled[name] = "did not start: " + _last_error_line(stack.logs(container, tail=40))
+        time.sleep(2)
+    for name in names:
+        settled.setdefault(name, f"not healthy within {timeout_s:.0f} s")
+    return settled
+
+
+def _replay(
+    batch: list[ServerCase],
+    addresses: dict[str, str],
+    replay_url: str,
+    work: Path,
+    results: dict[str, ServerResult],
+    log: Any,
+) -> None:
+    """Serve an agent per healthy server here, collect each one's recorded tasks, compare the rewards."""
+    from contextlib import ExitStack
+
+    from gymbox.config import load_config
+    from gymbox.registry import build_app
+    from gymbox.testing import serve_app
+
+    if not addresses:
+        return
+    rollouts = [c.folder / "data" / "example_rollouts.jsonl" for c in batch if c.name in addresses]
+    config_file = work / "agents.yaml"
+    config_file.write_text(yaml.safe_dump(agents_config(addresses, replay_url, rollouts), sort_keys=False))
+    config = load_config([config_file], env_file=Path("/dev/null"), assign_ports=False)
+    with ExitStack() as serving:
+        agents = {name: serving.enter_context(serve_app(build_app(config, agent_name(name)))) for name in addresses}
+        for case in batch:
+            if case.name not in agents:
+                continue
+            rows = collect(agents[case.name], case, work)
+            results[case.name].rows, results[case.name].matched = compare(case, rows)
+            log(f"{case.name}: {results[case.name].matched}/{results[case.name].rows} rewards matched")
 
 
 def _last_error_line(text: str) -> str:
