@@ -1,0 +1,84 @@
+"""NeMo Gym's own servers, unchanged, in gymbox stacks: a NeMo Gym config used as is, and a representative
+few servers of nemo-gym 0.4.0 replaying their recorded rollouts to the same rewards.
+
+`benchmarks/nemo_replay_all.py` runs every server of the release (README: "NeMo Gym environments").
+The nemo-gym layer image (about 5 minutes to build cold on 2 cores) is built once and shared by both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.docker.conftest import gymbox, leftovers
+
+pytestmark = pytest.mark.docker
+VERSION = "0.4.0"
+# Tools with session state, multi-step tool calls, a verifier with its own requirements, a pure verifier.
+REPRESENTATIVE = ("example_session_state_mgmt", "example_multi_step", "structured_outputs", "mcqa")
+
+
+@pytest.fixture(scope="module")
+def release() -> Path:
+    from gymbox.nemo.release import release_root
+
+    return release_root(VERSION)
+
+
+def test_a_nemo_gym_config_comes_up_unchanged(stack_name: str, gymbox_env: dict[str, str], release: Path) -> None:
+    from gymbox.docker.stack import Stack, agent_urls
+
+    server = release / "resources_servers" / "example_single_tool_call"
+    config = server / "configs" / "example_single_tool_call.yaml"
+    started = gymbox(
+        "up",
+        "-c",
+        str(config),
+        "-m",
+        "scripted",
+        "--name",
+        stack_name,
+        "--timeout",
+        "900",
+        env=gymbox_env,
+        timeout=2400,
+        check=False,
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    containers = Stack(stack_name).containers()
+    images = {c.instance: c.config.image for c in containers}
+    assert images["example_single_tool_call"].startswith("gymbox/nemo-example_single_tool_call:")
+    assert "nemo_ray_0_4_0" in images  # the one Ray head its NeMo servers share
+    (url,) = agent_urls(containers)["example_single_tool_call_simple_agent"]
+    row = json.loads((server / "data" / "example.jsonl").read_text().splitlines()[0])
+    result = httpx.post(f"{url}/run", json=row, timeout=120)
+    assert result.status_code == 200, result.text
+    assert result.json()["status"] == "ok"
+    assert result.json()["reward"] == 1.0  # NeMo's own verify: this example rewards every answer
+
+    gymbox("down", "--name", stack_name, env=gymbox_env, timeout=300)
+    assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_nemo_gym_servers_reproduce_their_recorded_rewards(
+    tmp_path: Path, gymbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, stack_name: str
+) -> None:
+    from gymbox.nemo.conformance import run_release
+
+    monkeypatch.setenv("GYMBOX_COMPOSE_DIR", gymbox_env["GYMBOX_COMPOSE_DIR"])
+    results = run_release(
+        VERSION, tmp_path, names=list(REPRESENTATIVE), batch_size=len(REPRESENTATIVE), stack_prefix=stack_name
+    )
+
+    by_name = {r.name: r for r in results}
+    assert set(by_name) == set(REPRESENTATIVE)
+    for result in results:
+        assert result.built, result
+        assert result.healthy, result
+        assert result.rows > 0, result
+        assert result.matched == result.rows, result
+    assert leftovers(f"{stack_name}-0") == {"containers": [], "networks": [], "volumes": []}
