@@ -46,6 +46,7 @@ step "virtual environment"
 
 step "images"
 .venv/bin/gymbox images bootstrap
+.venv/bin/gymbox images bootstrap --suite trixie  # Python 3.13 for NeMo Gym servers (tests/docker/test_nemo_gym.py)
 envs=()
 for dockerfile in environments/*/Dockerfile; do envs+=(--env "$(basename "$(dirname "$dockerfile")")"); done
 .venv/bin/gymbox build "${envs[@]}"
