@@ -101,8 +101,6 @@ def _service(svc: Service, stack: str, config_name: str) -> dict[str, Any]:
         out["cap_drop"] = list(svc.cap_drop)
     if svc.cap_add:
         out["cap_add"] = list(svc.cap_add)
-    if svc.cap_add:
-        out["cap_add"] = list(svc.cap_add)
     if svc.security_opt:
         out["security_opt"] = list(svc.security_opt)
     out["stop_grace_period"] = "5s"
