@@ -33,6 +33,7 @@ from gymbox.nemo.servers import ROLE
 from gymbox.protocol import input_items
 
 REPLAY_INSTANCE = "replay_policy"
+AGENTS = "responses_api_agents"
 _OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
 # Requirements that mean a GPU-sized model stack or a model download at start-up.
 _HEAVY_REQUIREMENTS = ("torch", "unbabel-comet", "transformers", "vllm", "swebench")
@@ -85,7 +86,10 @@ def _case(folder: Path) -> ServerCase:
     raw_requirements = (folder / "requirements.txt").read_text() if (folder / "requirements.txt").is_file() else ""
     requirements = server_requirements(raw_requirements)
     rollouts = folder / "data" / "example_rollouts.jsonl"
-    if _needs_model(config):
+    agents = sorted({next(iter(e[AGENTS])) for e in config.values() if isinstance(e, dict) and AGENTS in e})
+    if agents and agents != ["simple_agent"]:
+        case.skip = f"driven by NeMo's own {', '.join(agents)}, not a simple_agent"
+    elif _needs_model(config):
         case.skip = "needs a judge or other model server"
     elif "???" in text or re.search(r"api_key|_token|base_url", text):
         case.skip = "needs an API key or endpoint"
