@@ -34,6 +34,7 @@ from gymbox.protocol import input_items
 
 REPLAY_INSTANCE = "replay_policy"
 AGENTS = "responses_api_agents"
+PARAMS = "responses_create_params"
 _OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
 # Requirements that mean a GPU-sized model stack or a model download at start-up.
 _HEAVY_REQUIREMENTS = ("torch", "unbabel-comet", "transformers", "vllm", "swebench")
@@ -177,23 +178,28 @@ def agent_name(server: str) -> str:
 
 
 def task_rows(case: ServerCase) -> list[dict[str, Any]]:
-    """The rows to collect: each recorded rollout's task row."""
-    examples: dict[str, dict[str, Any]] = {}
+    """The rows to collect: each recorded rollout's task row.
+
+    That is the data row it was collected from, when example.jsonl has it (recorded rollouts of older
+    releases keep only the input, not the task fields a server seeds from); of several data rows with
+    the same input, the one whose task fields the rollout echoes. Else the rollout without its outcome.
+    """
+    examples: dict[str, list[dict[str, Any]]] = {}
     example_file = case.folder / "data" / "example.jsonl"
     if example_file.is_file():
         for line in example_file.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
-                examples.setdefault(_row_key(row), row)
-            except (json.JSONDecodeError, AttributeError, TypeError):
+                examples.setdefault(_row_key(row), []).append(row)
+            except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
                 continue
     rows = []
     for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
         if _reward(rollout) is None:
             continue
-        # The data row it was collected from, when example.jsonl has it: recorded rollouts of older
-        # releases keep only the input, not the task fields the server seeds from.
-        rows.append(examples.get(_row_key(rollout)) or task_row(rollout))
+        candidates = examples.get(_row_key(rollout), [])
+        echoed = [c for c in candidates if all(rollout.get(k, v) == v for k, v in c.items() if k != PARAMS)]
+        rows.append((echoed or candidates or [task_row(rollout)])[0])
     return rows
 
 
