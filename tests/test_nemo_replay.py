@@ -175,3 +175,16 @@ def test_reverify_reports_the_rows_whose_reward_differs(rollouts: Path, monkeypa
     assert (report.rows, report.matched) == (3, 1)
     assert [d.source.rsplit(":", 1)[1] for d in report.differences] == ["1", "3"]
     assert all(d.got == 0.0 for d in report.differences)
+
+
+def test_inputs_match_by_text_and_images_tell_them_apart() -> None:
+    from gymbox.model_servers.replay_model import input_key
+
+    def asked(*parts: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "message", "role": "user", "content": list(parts)}]
+
+    text = {"type": "input_text", "text": "How many circles?"}
+    assert input_key([{"role": "user", "content": "How many circles?"}]) == input_key(asked(text))
+    one = asked(text, {"type": "input_image", "image_url": "data:image/png;base64,AAAA"})
+    other = asked(text, {"type": "input_image", "image_url": "data:image/png;base64,BBBB"})
+    assert input_key(one) != input_key(other)

@@ -82,9 +82,13 @@ def _item_identity(item: Any) -> Any:
 
 
 def _text(content: Any) -> Any:
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return content
+    """A message's content as its text; parts that are not text (images, files) are kept whole."""
+    if not isinstance(content, list):
+        return content
+    parts = [part for part in content if isinstance(part, dict)]
+    if all("text" in part for part in parts):
+        return "".join(str(part["text"]) for part in parts)
+    return [part.get("text") if "text" in part else json.dumps(part, sort_keys=True) for part in parts]
 
 
 def split_turns(output: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -194,12 +194,16 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
             except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
                 continue
     rows = []
+    used: set[int] = set()
     for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
         if _reward(rollout) is None:
             continue
         candidates = examples.get(_row_key(rollout), [])
         echoed = [c for c in candidates if all(rollout.get(k, v) == v for k, v in c.items() if k != PARAMS)]
-        rows.append((echoed or candidates or [task_row(rollout)])[0])
+        unused = [c for c in echoed or candidates if id(c) not in used]  # same input: each data row once
+        chosen = (unused or echoed or candidates or [task_row(rollout)])[0]
+        used.add(id(chosen))
+        rows.append(chosen)
     return rows
 
 
