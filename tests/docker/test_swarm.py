@@ -36,8 +36,11 @@ def lab() -> Iterator[Any]:
         yield swarm
     from gymbox.docker import client
 
-    leftovers = client.docker("ps", "--all", "--quiet", "--filter", f"label=gymbox.lab={swarm.name}").stdout.split()
-    assert leftovers == []  # nodes, the registry and their volumes are gone
+    label = f"label=gymbox.lab={swarm.name}"
+    # The nodes, the registry, their network and any volume: all gone.
+    assert client.docker("container", "ls", "--all", "--quiet", "--filter", label).stdout.split() == []
+    assert client.docker("network", "ls", "--quiet", "--filter", label).stdout.split() == []
+    assert client.docker("volume", "ls", "--quiet", "--filter", label).stdout.split() == []
 
 
 @pytest.fixture(scope="module")
