@@ -438,7 +438,20 @@ def _replay(
                 continue
             rows = collect(agents[case.name], case, work)
             results[case.name].rows, results[case.name].matched = compare(case, rows)
+            results[case.name].reason = _rejected(work / f"{case.name}_rollouts_rejects.jsonl")
             log(f"{case.name}: {results[case.name].matched}/{results[case.name].rows} rewards matched")
+
+
+def _rejected(rejects: Path) -> str:
+    """Why rows could not be replayed at all: the server refused the task rows the recording holds."""
+    if not rejects.is_file():
+        return ""
+    lines = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    missing = re.findall(r'"loc": \["body", "([^"]+)"\], "msg": "Field required"', str(lines[0].get("error")))
+    why = f"its task rows lack {', '.join(sorted(set(missing)))}" if missing else _last_error_line(str(lines[0]))
+    return f"{len(lines)} row(s) refused by the server: {why} (the recording does not hold them)"
 
 
 def _last_error_line(text: str) -> str:
