@@ -33,6 +33,7 @@ from gymbox.docker.service import (
     STACK_LABEL,
     Service,
     healthcheck,
+    serve_command,
 )
 from gymbox.errors import ConfigError
 from gymbox.roles import Role
@@ -152,18 +153,7 @@ def services(
             name=inst.name,
             image=image,
             labels=_labels(stack_name, inst),
-            command=[
-                "gymbox",
-                "serve",
-                "-c",
-                CONFIG_PATH,
-                "--name",
-                inst.name,
-                "--host",
-                "0.0.0.0",
-                "--port",
-                str(CONTAINER_PORT),
-            ],
+            command=serve_command(inst.name),
             healthcheck=healthcheck(),
             depends_on=depends_on,
             publish=inst.role == Role.RESPONSES_API_AGENTS,
@@ -171,6 +161,7 @@ def services(
             cpus=cfg.cpus,
             memory=cfg.memory,
             restart=cfg.restart,
+            placement=list(cfg.placement or []),
             # A sandbox is reachable only on its own network, which only the servers naming it join.
             networks=["default", *(network_name(ref) for ref in depends_on if ref in sandboxes)],
         )

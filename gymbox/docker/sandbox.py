@@ -16,7 +16,7 @@ from typing import Any
 
 from gymbox.config import ServerInstance, validate_fields
 from gymbox.docker.images import StackImages
-from gymbox.docker.service import CONFIG_PATH, CONTAINER_PORT, Service, healthcheck
+from gymbox.docker.service import Service, healthcheck, serve_command
 from gymbox.sandbox.slots import ROOT_ENV
 
 # Root in the container, with only what switching to the run users and cleaning up after them takes.
@@ -55,18 +55,7 @@ def sandbox_service(inst: ServerInstance, images: StackImages, labels: dict[str,
         name=inst.name,
         image=image,
         labels=labels,
-        command=[
-            "gymbox",
-            "serve",
-            "-c",
-            CONFIG_PATH,
-            "--name",
-            inst.name,
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(CONTAINER_PORT),
-        ],
+        command=serve_command(inst.name),
         healthcheck=healthcheck(),
         replicas=cfg.replicas,
         cpus=cfg.cpus,

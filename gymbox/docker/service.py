@@ -41,6 +41,22 @@ def healthcheck(
     }
 
 
+def serve_command(instance: str) -> list[str]:
+    """What a gymbox container runs: one instance of the stack config mounted at CONFIG_PATH."""
+    return [
+        "gymbox",
+        "serve",
+        "-c",
+        CONFIG_PATH,
+        "--name",
+        instance,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(CONTAINER_PORT),
+    ]
+
+
 @dataclass
 class Service:
     name: str
