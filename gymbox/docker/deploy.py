@@ -19,8 +19,9 @@ from types import FrameType
 from gymbox.config import ResolvedConfig
 from gymbox.docker.images import BuildOptions, StackImages, build_stack_images
 from gymbox.docker.records import Container
-from gymbox.docker.render import StackFiles, render
+from gymbox.docker.render import StackFiles, check_stack_name, compose_root, render
 from gymbox.docker.stack import Stack, agent_urls
+from gymbox.docker.up_lock import up_lock
 
 
 @dataclass
@@ -45,14 +46,16 @@ GPU_TIMEOUT_S = 1800.0  # a vLLM container may download and load a model first
 def deploy(
     config: ResolvedConfig, name: str, *, options: BuildOptions | None = None, timeout: float | None = None
 ) -> Iterator[Deployment]:
-    """Build, render, start and wait; tear down if any of it (or the `with` body) fails."""
-    images, rendered = build_and_render(config, name, options or BuildOptions())
-    stack = Stack(name, rendered.directory)
-    expected = {svc.name: svc.replicas for svc in rendered.services}
-    if timeout is None:
-        timeout = GPU_TIMEOUT_S if any(svc.gpus for svc in rendered.services) else DEFAULT_TIMEOUT_S
-    with stack.up(expected, timeout=timeout) as containers:
-        yield Deployment(stack, rendered, images, containers, agent_urls(containers))
+    """Build, render, start and wait; tear down if any of it (or the `with` body) fails. Holds the
+    stack's `up` lock meanwhile: a second `deploy` (`gymbox up`) of the same name fails at once."""
+    with up_lock(compose_root() / check_stack_name(name), name):
+        images, rendered = build_and_render(config, name, options or BuildOptions())
+        stack = Stack(name, rendered.directory)
+        expected = {svc.name: svc.replicas for svc in rendered.services}
+        if timeout is None:
+            timeout = GPU_TIMEOUT_S if any(svc.gpus for svc in rendered.services) else DEFAULT_TIMEOUT_S
+        with stack.up(expected, timeout=timeout) as containers:
+            yield Deployment(stack, rendered, images, containers, agent_urls(containers))
 
 
 @contextmanager

@@ -6,13 +6,15 @@
 
 Everything a stack makes carries `gymbox.stack=<name>`, and `down` removes by that label (containers,
 then networks, then volumes), so it also cleans up after a crashed `up`, a deleted compose folder or
-a compose version that lost track.
+a compose version that lost track. After a killed `up` it first stops the compose process that `up`
+left running (see gymbox.docker.up_lock), and it returns only when nothing labelled is left.
 """
 
 from __future__ import annotations
 
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,10 +24,12 @@ from gymbox.docker import client
 from gymbox.docker.records import Container, ListedObject, parse_inspect, parse_lines
 from gymbox.docker.render import COMPOSE_FILE, compose_root, project_name
 from gymbox.docker.service import CACHE_LABEL, CONTAINER_PORT, STACK_LABEL
+from gymbox.docker.up_lock import forget_compose, record_compose, stop_recorded_compose
 from gymbox.errors import StackError
 from gymbox.roles import Role
 
 STOP_TIMEOUT_S = 5
+DOWN_WAIT_S = 120.0  # removal passes until nothing labelled is left (a network's endpoints drain)
 
 
 @dataclass
@@ -60,7 +64,10 @@ class Stack:
         argv = client.compose_argv(
             self.project, [str(self.compose_file)], "up", "--detach", "--no-build", "--remove-orphans"
         )
-        return client.spawn(argv, log_file)
+        proc = client.spawn(argv, log_file)
+        assert self.directory is not None
+        record_compose(self.directory, proc.pid)  # for a `down` after this `up` is killed
+        return proc
 
     @contextmanager
     def up(self, expected: dict[str, int], *, timeout: float = 120) -> Iterator[list[Container]]:
@@ -79,6 +86,8 @@ class Stack:
                 containers = wait_healthy(self, expected, proc, log_file, timeout=timeout, previous=previous)
             finally:
                 _stop(proc)
+                assert self.directory is not None
+                forget_compose(self.directory)
             yield containers
 
     def _remove_failed(self) -> None:
@@ -97,7 +106,10 @@ class Stack:
             raise
 
     def down(self, *, keep_cache: bool = False) -> dict[str, int]:
-        """Remove every container, network and volume labelled with this stack; counts of each."""
+        """Stop a compose process a killed `up` left running, then remove every container, network and
+        volume labelled with this stack, until none is left; counts of each."""
+        assert self.directory is not None
+        stop_recorded_compose(self.directory)
         return remove_labelled(self.label_filter, keep_cache=keep_cache)
 
     # ----------------------------------------------------------------------------------- queries
@@ -137,24 +149,41 @@ def _listed(kind: str, label_filter: str) -> list[ListedObject]:
     return parse_lines(out)
 
 
-def remove_labelled(label_filter: str, *, keep_cache: bool = False) -> dict[str, int]:
-    """Stop (SIGTERM, then SIGKILL after 5 s) and remove containers, then networks, then volumes."""
-    removed: set[str] = set()
-    # Twice at most: a create that was in flight when `up` was interrupted can land after the first pass.
-    for _ in range(2):
+def remove_labelled(label_filter: str, *, keep_cache: bool = False, wait_s: float = DOWN_WAIT_S) -> dict[str, int]:
+    """Stop (SIGTERM, then SIGKILL after 5 s) and remove containers, then networks, then volumes, in
+    passes until one finds nothing left: a create that was in flight lands late, and a network refuses
+    removal ("has active endpoints") until its containers' endpoints are gone. A StackError naming what
+    is left after `wait_s`."""
+    removed: dict[str, set[str]] = {"containers": set(), "networks": set(), "volumes": set()}
+    deadline = time.monotonic() + wait_s
+    while True:
+        left: list[str] = []
+        errors: list[str] = []
         ids = client.docker("ps", "--all", "--quiet", "--filter", label_filter).stdout.split()
-        if not ids:
-            break
-        client.docker("stop", "--time", str(STOP_TIMEOUT_S), *ids, check=False, timeout=120)
-        client.docker("rm", "--force", "--volumes", *ids, timeout=120)
-        removed.update(ids)
-    networks = [n.ref for n in _listed("network", label_filter)]
-    if networks:
-        client.docker("network", "rm", *networks, timeout=60)
-    volumes = [v.ref for v in _listed("volume", label_filter) if not (keep_cache and v.labels.get(CACHE_LABEL))]
-    if volumes:
-        client.docker("volume", "rm", "--force", *volumes, timeout=60)
-    return {"containers": len(removed), "networks": len(networks), "volumes": len(volumes)}
+        if ids:
+            client.docker("stop", "--time", str(STOP_TIMEOUT_S), *ids, check=False, timeout=120)
+            result = client.docker("rm", "--force", "--volumes", *ids, check=False, timeout=120)
+            errors += [result.stderr.strip()] if result.returncode else []
+            removed["containers"].update(ids)
+            left += [f"container {i}" for i in ids]
+        for kind in ("network", "volume"):
+            refs = [o.ref for o in _listed(kind, label_filter) if not (keep_cache and o.labels.get(CACHE_LABEL))]
+            for ref in refs:
+                result = client.docker(kind, "rm", *(["--force"] if kind == "volume" else []), ref, check=False)
+                if result.returncode == 0:
+                    removed[f"{kind}s"].add(ref)
+                else:
+                    errors.append(result.stderr.strip())
+            left += [f"{kind} {ref}" for ref in refs]
+        if not left:
+            return {kind: len(refs) for kind, refs in removed.items()}
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"after {wait_s:g} s of removal, {label_filter} still has: {', '.join(left[:5])}; last error: "
+                f"{errors[-1] if errors else 'none'}. Hint: `docker ps -a --filter {label_filter}` shows what holds it"
+            )
+        if errors:
+            time.sleep(0.5)
 
 
 def running_stacks() -> list[str]:
