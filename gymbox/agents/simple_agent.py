@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.config import ResolvedConfig, ServerRef
@@ -35,11 +34,13 @@ from gymbox.errors import FailureKind, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient, PeerResponse, pin_replica
 from gymbox.protocol import SESSION_COOKIE, ResponsesCreateParams, RunRequest
 from gymbox.retry import PEER_GONE
-from gymbox.servers.app import create_app
+from gymbox.servers.app import EscapingJSONResponse, body_json, create_app
 from gymbox.servers.resources import RESERVED_ROUTES
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _CONTEXT_OVERFLOW = "context_length_exceeded"
+# A model's answers that refuse the request's content (not its key, route or rate): the row is at fault.
+_ROW_REFUSED = (400, 413, 422)
 
 
 class SimpleAgentConfig(BaseModel):
@@ -100,22 +101,22 @@ class SimpleAgentServer:
         app = create_app(self.name, lifespan=lifespan)
 
         @app.exception_handler(AgentInfraError)
-        async def on_infra(request: Request, exc: AgentInfraError) -> JSONResponse:
+        async def on_infra(request: Request, exc: AgentInfraError) -> EscapingJSONResponse:
             detail = {"kind": "infra_error", "failure": exc.kind.value}
-            return JSONResponse({"error": str(exc), "detail": detail}, status_code=502)
+            return EscapingJSONResponse({"error": str(exc), "detail": detail}, status_code=502)
 
         @app.exception_handler(InvalidRowError)
-        async def on_invalid_row(request: Request, exc: InvalidRowError) -> JSONResponse:
-            return JSONResponse({"error": str(exc), "detail": {"kind": "invalid_row"}}, status_code=400)
+        async def on_invalid_row(request: Request, exc: InvalidRowError) -> EscapingJSONResponse:
+            return EscapingJSONResponse({"error": str(exc), "detail": {"kind": "invalid_row"}}, status_code=400)
 
         @app.post("/v1/responses")
-        async def responses(params: ResponsesCreateParams, request: Request) -> JSONResponse:
+        async def responses(params: ResponsesCreateParams, request: Request) -> EscapingJSONResponse:
             cookies = dict(request.cookies)
             if SESSION_COOKIE not in cookies:  # a new conversation: its episode starts here, as /run's does
-                row = {"responses_create_params": params.model_dump(mode="json", exclude_none=True)}
+                row = {"responses_create_params": body_json(params, exclude_none=True)}
                 self._expect_ok(await self._call(f"{self.resources_url}/seed_session", row, cookies), "seed_session")
             episode = await self.run_loop(params, self.resources_url, cookies)
-            answer = JSONResponse(self._final_response(episode))
+            answer = EscapingJSONResponse(self._final_response(episode))
             if SESSION_COOKIE in episode.cookies:
                 answer.set_cookie(SESSION_COOKIE, episode.cookies[SESSION_COOKIE], httponly=True)
             return answer
@@ -130,7 +131,7 @@ class SimpleAgentServer:
 
     async def run(self, row: RunRequest) -> dict[str, Any]:
         resources = await pin_replica(self.resources_url, self.down_replicas)
-        row_json = row.model_dump(mode="json", exclude_none=True)
+        row_json = body_json(row, exclude_none=True)
         seeded = await self._call(f"{resources}/seed_session", row_json, {})
         self._expect_ok(seeded, "seed_session")
         episode = await self.run_loop(row.responses_create_params, resources, dict(seeded.cookies))
@@ -146,7 +147,7 @@ class SimpleAgentServer:
 
     async def run_loop(self, params: ResponsesCreateParams, resources: str, cookies: dict[str, str]) -> Episode:
         episode = Episode(cookies=cookies)
-        request = params.model_dump(mode="json", exclude_none=True)
+        request = body_json(params, exclude_none=True)
         items = params.input_items()
         allowed = {t.get("name") for t in params.tools if t.get("type") == "function"}
         for _step in range(self.config.max_steps):
@@ -210,6 +211,10 @@ class SimpleAgentServer:
         if answer.status == 400 and isinstance(detail, dict) and detail.get("kind") == _CONTEXT_OVERFLOW:
             episode.model_error = f"context length exceeded: {answer.error_text()}"
             return
+        if answer.status in _ROW_REFUSED:  # the row's request itself is wrong: no peer is down, no retry helps
+            raise InvalidRowError(
+                f"the model server refused the row's request ({answer.status}): {answer.error_text()}"
+            )
         raise AgentInfraError(
             f"model server answered {answer.status}: {answer.error_text()}",
             answer.failure() or FailureKind.SERVER_ERROR,

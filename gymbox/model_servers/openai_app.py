@@ -17,11 +17,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from gymbox.servers.app import ToolError, create_app, describe_validation_errors
+from gymbox.servers.app import EscapingJSONResponse, ToolError, create_app, describe_validation_errors
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -52,12 +52,12 @@ class ModelServerError(Exception):
 
 def error_response(
     message: str, status: int, *, code: str | None = None, param: str | None = None, detail: Any = None
-) -> JSONResponse:
+) -> EscapingJSONResponse:
     kind = "server_error" if status >= 500 else "invalid_request_error"  # OpenAI's two common types
     body: dict[str, Any] = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     if detail is not None:
         body["detail"] = detail
-    return JSONResponse(body, status_code=status)
+    return EscapingJSONResponse(body, status_code=status)
 
 
 def create_model_app(title: str, model: str, **kwargs: Any) -> FastAPI:
@@ -65,23 +65,23 @@ def create_model_app(title: str, model: str, **kwargs: Any) -> FastAPI:
     app = create_app(title, **kwargs)
 
     @app.exception_handler(ModelServerError)
-    async def on_model_error(request: Request, exc: ModelServerError) -> JSONResponse:
+    async def on_model_error(request: Request, exc: ModelServerError) -> EscapingJSONResponse:
         return error_response(exc.message, exc.status_code, code=exc.code, param=exc.param, detail=exc.detail)
 
     @app.exception_handler(ToolError)
-    async def on_tool_error(request: Request, exc: ToolError) -> JSONResponse:
+    async def on_tool_error(request: Request, exc: ToolError) -> EscapingJSONResponse:
         return error_response(exc.message, exc.status_code, detail=exc.detail)
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_invalid(request: Request, exc: RequestValidationError) -> EscapingJSONResponse:
         return error_response(f"invalid request: {describe_validation_errors(list(exc.errors()))}", 400)
 
     @app.exception_handler(ValidationError)
-    async def on_invalid_body(request: Request, exc: ValidationError) -> JSONResponse:
+    async def on_invalid_body(request: Request, exc: ValidationError) -> EscapingJSONResponse:
         return error_response(f"invalid request: {describe_validation_errors(list(exc.errors()))}", 400)
 
     @app.exception_handler(HTTPException)
-    async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: HTTPException) -> EscapingJSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code in (404, 405):
             message = f"{request.method} {request.url.path}: {message}; this model server offers " + ", ".join(_ROUTES)
@@ -114,7 +114,7 @@ async def json_object(request: Request) -> dict[str, Any]:
     """The request's JSON body, which must be an object (else a 400 in OpenAI's shape)."""
     try:
         body = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise ModelServerError("request body is not valid JSON", 400) from None
     if not isinstance(body, dict):
         raise ModelServerError("request body must be a JSON object", 400)

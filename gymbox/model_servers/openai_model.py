@@ -37,7 +37,7 @@ from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any, ClassVar, Literal
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
@@ -55,6 +55,7 @@ from gymbox.model_servers.openai_app import (
 from gymbox.model_servers.stream_events import response_events
 from gymbox.model_servers.upstream import UpstreamClient, UpstreamStatusError, UpstreamUnreachable
 from gymbox.retry import RetryPolicy
+from gymbox.servers.app import EscapingJSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +281,7 @@ class OpenAIModelServer:
         response = await self._response_via_chat(body, params)
         if stream:
             return sse_whole(response_event_bytes(event) for event in response_events(response))
-        return JSONResponse(response)
+        return EscapingJSONResponse(response)
 
     async def _response_via_chat(self, body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         """The Responses request as a chat completion upstream, and the completion as a Responses object.

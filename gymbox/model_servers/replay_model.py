@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.errors import ConfigError
@@ -42,6 +42,7 @@ from gymbox.model_servers.openai_app import (
 )
 from gymbox.model_servers.stream_events import response_events
 from gymbox.protocol import input_items
+from gymbox.servers.app import EscapingJSONResponse
 
 TOOL_OUTPUT = "function_call_output"
 # A recorded rollout's outcome, not part of its task: what `task_row` removes.
@@ -178,7 +179,7 @@ class ReplayModelServer:
             response = self.respond(params)
             if params.get("stream"):
                 return sse_response(response_event_bytes(event) for event in response_events(response))
-            return JSONResponse(response)
+            return EscapingJSONResponse(response)
 
         return app
 

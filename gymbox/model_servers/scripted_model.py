@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +47,7 @@ from gymbox.model_servers.openai_app import (
 )
 from gymbox.model_servers.stream_events import completion_chunks, response_events
 from gymbox.protocol import input_items
+from gymbox.servers.app import EscapingJSONResponse
 
 SCRIPT_METADATA_KEY = "gymbox_script"
 _SINGLE_EXPRESSION = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.S)  # `{{ expr }}` and nothing else
@@ -97,7 +98,7 @@ class ScriptedModelServer:
             response = self.respond(params)
             if params.get("stream"):
                 return sse_whole(response_event_bytes(event) for event in response_events(response))
-            return JSONResponse(response)
+            return EscapingJSONResponse(response)
 
         @app.post("/v1/chat/completions")
         async def chat_completions(request: Request) -> Response:
@@ -107,7 +108,7 @@ class ScriptedModelServer:
                 include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
                 chunks = completion_chunks(completion, include_usage=include_usage)
                 return sse_whole([*(chat_chunk_bytes(chunk) for chunk in chunks), CHAT_STREAM_END])
-            return JSONResponse(completion)
+            return EscapingJSONResponse(completion)
 
         return app
 
@@ -131,13 +132,19 @@ class ScriptedModelServer:
         try:
             output = self._render_turn(turn, context, seed=f"{json.dumps(items, sort_keys=True)}|{step}")
         except Exception as exc:  # a broken template is the script author's bug: say which turn
-            raise ModelServerError(f"scripted_model: turn {step} of the script failed to render: {exc}") from exc
+            from_request = SCRIPT_METADATA_KEY in (params.get("metadata") or {})  # else a config rule's
+            raise ModelServerError(
+                f"scripted_model: turn {step} of the script failed to render: {exc}", 400 if from_request else 500
+            ) from exc
         return _response(params, output, self.config.model, items)
 
     def _script_for(
         self, params: dict[str, Any], items: list[dict[str, Any]]
     ) -> tuple[list[ScriptedTurn], dict[str, Any]]:
-        raw = (params.get("metadata") or {}).get(SCRIPT_METADATA_KEY)
+        metadata = params.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise ModelServerError("scripted_model: metadata must be an object", 400, param="metadata")
+        raw = (metadata or {}).get(SCRIPT_METADATA_KEY)
         if raw is not None:
             try:
                 turns = json.loads(raw) if isinstance(raw, str) else raw

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from gymbox.servers.metrics import install_metrics
@@ -26,6 +26,26 @@ class ToolError(Exception):
         self.detail = detail
 
 
+class EscapingJSONResponse(JSONResponse):
+    """Starlette's JSONResponse, except that a lone surrogate (JSON carries "\\ud800", and a model may
+    write one) is sent as its escape, still valid JSON, instead of failing the answer with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+
+
+def body_json(body: BaseModel, **kwargs: Any) -> dict[str, Any]:
+    """A request body's model as JSON data; a 422 when pydantic cannot serialize it (nested deeper than
+    its 255 levels), which would otherwise surface as a 500."""
+    try:
+        return body.model_dump(mode="json", **kwargs)
+    except ValueError as exc:
+        raise ToolError(f"request body cannot be used: {exc}", status_code=422) from None
+
+
 def describe_validation_errors(errors: list[Any]) -> str:
     """`city: Field required; days: Input should be a valid integer` — short enough for a model to act on."""
     parts = []
@@ -39,7 +59,7 @@ def describe_validation_errors(errors: list[Any]) -> str:
 
 
 def create_app(title: str, **kwargs: Any) -> FastAPI:
-    app = FastAPI(title=title, **kwargs)
+    app = FastAPI(title=title, **{"default_response_class": EscapingJSONResponse, **kwargs})
     install_metrics(app, title)  # GET /metrics: requests, latency and errors per route (Prometheus)
 
     @app.get("/health")
@@ -54,20 +74,20 @@ def create_app(title: str, **kwargs: Any) -> FastAPI:
         else:
             detail = describe_validation_errors(list(errors))
             message = f"invalid arguments for {request.url.path.lstrip('/')}: {detail}"
-        return JSONResponse({"error": message}, status_code=422)
+        return EscapingJSONResponse({"error": message}, status_code=422)
 
     @app.exception_handler(ValidationError)
     async def on_invalid_body(request: Request, exc: ValidationError) -> JSONResponse:
         message = f"invalid body for {request.url.path.lstrip('/')}: {describe_validation_errors(list(exc.errors()))}"
-        return JSONResponse({"error": message}, status_code=422)
+        return EscapingJSONResponse({"error": message}, status_code=422)
 
     @app.exception_handler(ToolError)
     async def on_tool_error(request: Request, exc: ToolError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status_code)
+        return EscapingJSONResponse({"error": exc.message, "detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return JSONResponse({"error": detail}, status_code=exc.status_code)
+        return EscapingJSONResponse({"error": detail}, status_code=exc.status_code)
 
     return app

@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing_extensions import TypeVar as DefaultTypeVar
 
 from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
-from gymbox.servers.app import ToolError, create_app, describe_validation_errors
+from gymbox.servers.app import EscapingJSONResponse, ToolError, body_json, create_app, describe_validation_errors
 from gymbox.servers.metrics import track_resources
 from gymbox.servers.sessions import Session, SessionLost, SessionStore
 
@@ -158,7 +157,7 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
         app.add_exception_handler(SessionLost, _session_lost)  # type: ignore[arg-type]
         row_model, verify_model = type(self).Row, type(self).VerifyBody
 
-        async def seed_session(request: Request) -> JSONResponse:
+        async def seed_session(request: Request) -> EscapingJSONResponse:
             body = cast(RowT, row_model.model_validate(await read_json(request)))
             session = self.sessions.new()  # always a new episode, whatever cookie came along
             try:
@@ -167,16 +166,16 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
                 self.sessions.close(session.id, "its /seed_session failed")
                 raise
             _set_cookie(request, session.id)
-            return JSONResponse(dict(result or {}))
+            return EscapingJSONResponse(dict(result or {}))
 
-        async def verify(request: Request) -> JSONResponse:
+        async def verify(request: Request) -> EscapingJSONResponse:
             session = self._session(request, "verify")
             try:
                 body = cast(VerifyT, verify_model.model_validate(await read_json(request)))
                 result = await self.verify(body, session)
             finally:  # a verify answer, whatever it is, ends the episode: its state is not needed again
                 self.sessions.close(session.id, "closed by /verify, which ends the episode")
-            return JSONResponse(self._verify_response(body, result))
+            return EscapingJSONResponse(self._verify_response(body, result))
 
         async def aggregate_metrics(body: AggregateMetricsRequest) -> dict[str, Any]:
             return await self.aggregate_metrics(body.verify_responses)
@@ -197,7 +196,7 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
         if "reward" not in extras:
             raise TypeError(f"{type(self).__name__}.verify returned a mapping without 'reward'")
         extras["reward"] = float(extras["reward"])
-        row = body.model_dump(mode="json")
+        row = body_json(body)
         clashes = sorted(key for key in extras if key in row and key != "reward")
         if clashes:  # a metric must not silently replace the task row's own field
             raise TypeError(
@@ -217,11 +216,11 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
         _set_cookie(request, session.id)
         return session
 
-    def _tool_endpoint(self, func: Callable[..., Any]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    def _tool_endpoint(self, func: Callable[..., Any]) -> Callable[[Request], Awaitable[EscapingJSONResponse]]:
         model = args_model(func)
         bound = getattr(self, func.__name__)
 
-        async def endpoint(request: Request) -> JSONResponse:
+        async def endpoint(request: Request) -> EscapingJSONResponse:
             session = self._session(request, func.__name__)
             try:
                 args = model.model_validate(await read_json(request))
@@ -235,7 +234,7 @@ class ResourcesServer(Generic[ConfigT, RowT, VerifyT]):
                 result = await result
             if isinstance(result, BaseModel):
                 result = result.model_dump(mode="json")
-            return JSONResponse(result)
+            return EscapingJSONResponse(result)
 
         return endpoint
 
@@ -320,8 +319,8 @@ class SessionCookie:
         await self.app(scope, receive, send_with_cookie)
 
 
-async def _session_lost(request: Request, exc: SessionLost) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "kind": SESSION_LOST}, status_code=409)
+async def _session_lost(request: Request, exc: SessionLost) -> EscapingJSONResponse:
+    return EscapingJSONResponse({"error": exc.message, "kind": SESSION_LOST}, status_code=409)
 
 
 async def read_json(request: Request) -> Any:
@@ -331,7 +330,7 @@ async def read_json(request: Request) -> Any:
         return {}
     try:
         return json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # bad JSON, bytes of no Unicode encoding, too deep
         raise ToolError(f"request body is not valid JSON: {exc}", status_code=400) from None
 
 
