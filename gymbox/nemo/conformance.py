@@ -385,15 +385,19 @@ def _run_batch(
 
 
 SETTLE_TIMEOUT_S = 1200.0
+RAY_CLIENT_RETRIES = 2
+_RAY_CLIENT_FLAKE = re.compile(r"Starting Ray client server failed|Initialization failure from server")
 
 
 def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]:
     """{server: its URL once healthy, else why not} once every server is healthy or has failed."""
     import time
 
+    from gymbox.docker.client import docker
     from gymbox.docker.service import CONTAINER_PORT
 
     settled: dict[str, str] = {}
+    starts: dict[str, int] = {}
     deadline = time.monotonic() + timeout_s
     while len(settled) < len(names) and time.monotonic() < deadline:
         for container in stack.containers():
@@ -403,7 +407,14 @@ def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]
             if container.health == "healthy" and container.ip_addresses:
                 settled[name] = f"http://{container.ip_addresses[0]}:{CONTAINER_PORT}"
             elif container.failed:
-                settled[name] = "did not start: " + _last_error_line(stack.logs(container, tail=40))
+                logs = stack.logs(container, tail=40)
+                exited = container.state.status == "exited"
+                if exited and _RAY_CLIENT_FLAKE.search(logs) and starts.get(name, 0) < RAY_CLIENT_RETRIES:
+                    # A loaded host can keep the Ray head from answering a new client in time: start it again.
+                    starts[name] = starts.get(name, 0) + 1
+                    docker("start", container.id, check=False)
+                    continue
+                settled[name] = "did not start: " + _last_error_line(logs)
         time.sleep(2)
     for name in names:
         settled.setdefault(name, f"not healthy within {timeout_s:.0f} s")
