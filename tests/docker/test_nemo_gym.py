@@ -17,8 +17,9 @@ from tests.docker.conftest import gymbox, leftovers
 
 pytestmark = pytest.mark.docker
 VERSION = "0.4.0"
-# Tools with session state, multi-step tool calls, a verifier with its own requirements, a pure verifier.
-REPRESENTATIVE = ("example_session_state_mgmt", "example_multi_step", "structured_outputs", "mcqa")
+# Tools with session state, multi-step tool calls, multi-turn rows with its own requirements, a verifier
+# with its own requirements (tiktoken).
+REPRESENTATIVE = ("example_session_state_mgmt", "example_multi_step", "calendar", "mcqa")
 
 
 @pytest.fixture(scope="module")
