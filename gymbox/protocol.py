@@ -1,4 +1,4 @@
-"""Request and response bodies of the three server roles (DESIGN.md §1), wire-compatible with NeMo Gym.
+"""Request and response bodies of the three server roles (docs/protocol.md), wire-compatible with NeMo Gym.
 
 The model's side reuses the `openai` package's Responses API types; only what NeMo Gym adds around them
 (the task row, the verify result) is typed here.

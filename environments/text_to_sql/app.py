@@ -272,8 +272,8 @@ class TextToSqlServer(ResourcesServer[TextToSqlConfig, SqlTask, SqlVerifyRequest
         }
         self._reference: OrderedDict[tuple[str, str], list[tuple[Any, ...]]] = OrderedDict()
 
-    def close(self) -> None:
-        """Remove the database files (they also go when the server object is collected)."""
+    async def shutdown(self) -> None:
+        """Remove the database files when the server stops (they also go when the object is collected)."""
         self._tmp.cleanup()
 
     async def seed_session(self, body: SqlTask, session: Session) -> None:

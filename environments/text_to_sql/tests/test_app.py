@@ -8,6 +8,7 @@ and inside the environment's image (`gymbox test-env text_to_sql`).
 
 from __future__ import annotations
 
+import asyncio
 import filecmp
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def test_every_reference_query_has_a_non_empty_answer_on_both_databases() -> Non
                 assert rows, row["question"]
                 assert all(value is not None for result in rows for value in result), row["question"]
     finally:
-        server.close()
+        asyncio.run(server.shutdown())
 
 
 def test_the_generator_reproduces_the_committed_files_byte_for_byte(tmp_path: Path) -> None:
@@ -313,7 +314,7 @@ def test_the_executor_limits_time_rows_and_size() -> None:
             database.run("SELECT zeroblob(5000000)")
         assert big.value.kind == "error"
     finally:
-        server.close()
+        asyncio.run(server.shutdown())
 
 
 def test_an_answer_with_too_many_rows_earns_0(rollout: Rollout) -> None:
