@@ -1,4 +1,5 @@
-"""Fuzzing a resources server, an agent and a model server: no request, however malformed, gets a 5xx.
+"""Fuzzing a resources server, an agent and two model servers (the scripted model, and the openai_model
+proxy in front of a healthy upstream): no request, however malformed, gets a 5xx.
 
 The weather environment runs as it does in its own tests: each server a real uvicorn server on
 127.0.0.1 (the agent reaches its healthy peers over HTTP), the scripted model as the policy. Hypothesis
@@ -22,14 +23,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gymbox.model_servers.openai_model import OpenAIModelConfig, OpenAIModelServer
 from gymbox.protocol import SESSION_COOKIE
-from gymbox.testing import EnvironmentStack, environment_stack, read_rows
+from gymbox.testing import EnvironmentStack, environment_stack, read_rows, serve_app
+from tests.chat_completions_double import ChatCompletionsDouble
 
 ENV_DIR = Path(__file__).resolve().parents[1] / "environments" / "example_single_tool_call"
 ROW = read_rows(ENV_DIR / "data" / "example.jsonl")[0]
 
 BUDGET = settings(
-    max_examples=80,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
@@ -178,6 +181,29 @@ def test_model_server_never_answers_5xx(
         body = {**body, "stream": True}
     with httpx.Client(timeout=60) as client:
         assert_no_5xx(send(client, f"{weather.urls['policy_model']}{route}", body, raw), body)
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[str]:
+    """The openai_model proxy in front of a healthy upstream: a Chat Completions test double that
+    answers every request with a plain completion."""
+    upstream = ChatCompletionsDouble()
+    with serve_app(upstream.app) as upstream_url:
+        config = OpenAIModelConfig(base_url=f"{upstream_url}/v1", model="served-model", api_key="sk-fuzz")
+        with serve_app(OpenAIModelServer(config, name="policy_model").build_app()) as url:
+            yield url
+
+
+@BUDGET
+@given(route=st.sampled_from(["/v1/responses", "/v1/chat/completions"]), data=st.data(), raw=raws)
+def test_model_proxy_never_answers_5xx_with_a_healthy_upstream(
+    proxy: str, route: str, data: st.DataObject, raw: bytes | None
+) -> None:
+    body = data.draw(params if route == "/v1/responses" else chat_bodies)
+    if isinstance(body, dict) and data.draw(st.booleans()):
+        body = {**body, "stream": True}
+    with httpx.Client(timeout=60) as client:
+        assert_no_5xx(send(client, f"{proxy}{route}", body, raw), body)
 
 
 def test_a_request_the_model_refuses_is_the_rows_fault_not_an_infra_error(weather: EnvironmentStack) -> None:
