@@ -133,11 +133,12 @@ class PeerClient:
     ) -> PeerResponse:
         try:
             async with self.session.post(url, json=payload, headers=headers, timeout=timeout) as resp:
-                text = await resp.text()
+                # Bytes straight to json.loads: no charset guess and no decoded copy first.
+                raw = await resp.read()
                 try:
-                    body: Any = json.loads(text) if text else None
-                except json.JSONDecodeError:
-                    body = text
+                    body: Any = json.loads(raw) if raw else None
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = raw.decode(resp.get_encoding(), errors="replace")
                 return PeerResponse(resp.status, body, {k: m.value for k, m in resp.cookies.items()})
         except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
             raise UpstreamError(
@@ -184,8 +185,27 @@ class DownReplicas:
         return [min(replicas, key=lambda r: self._until.get(r, 0.0))]
 
 
+# A lookup is a thread-pool job and, in a container, a DNS query: once per episode it was half the agent's
+# CPU. Replicas change rarely, so addresses are kept this long; a failing address is not (see below).
+ADDRESS_TTL_S = 5.0
+_addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+
+async def _resolve(host: str, port: int, down: DownReplicas | None) -> list[str]:
+    """The host's IPv4 addresses, from a lookup at most ADDRESS_TTL_S old while one of them is not down
+    (a replica that restarted on a new address is found at once)."""
+    cached = _addresses.get((host, port))
+    now = time.monotonic()
+    if cached and cached[0] > now and (down is None or any(not down.is_down(a) for a in cached[1])):
+        return cached[1]
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = sorted({str(info[4][0]) for info in infos if info[0] == socket.AF_INET})
+    _addresses[(host, port)] = (now + ADDRESS_TTL_S, addresses)
+    return addresses
+
+
 async def pin_replica(url: str, down: DownReplicas | None = None) -> str:
-    """Resolve the URL's host once and pick one address, so a whole episode stays on one replica.
+    """Resolve the URL's host and pick one address, so a whole episode stays on one replica.
 
     Compose service names resolve to every replica; episode state lives in one replica's memory.
     Addresses in `down` are avoided while others remain.
@@ -193,10 +213,9 @@ async def pin_replica(url: str, down: DownReplicas | None = None) -> str:
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await _resolve(host, port, down)
     except OSError:
         return url  # let the request itself report the failure
-    addresses = sorted({str(info[4][0]) for info in infos if info[0] == socket.AF_INET})
     if len(addresses) <= 1:
         return url
     if down is not None:

@@ -131,3 +131,21 @@ async def test_an_episode_is_pinned_to_a_replica_that_is_not_down(monkeypatch: p
     assert {await pin_replica(url, down) for _ in range(50)} == {"http://172.30.0.2:8000", "http://172.30.0.3:8000"}
     down.mark_down("172.30.0.2")
     assert {await pin_replica(url, down) for _ in range(50)} == {"http://172.30.0.3:8000"}
+
+
+async def test_replicas_restarted_on_new_addresses_are_found_despite_the_address_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = {"ips": ("172.31.0.2", "172.31.0.3")}
+
+    async def replicas(host: str, port: int, **_: object) -> list[tuple]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in answers["ips"]]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", replicas)
+    down = DownReplicas()
+    url = "http://restarting:8000"
+    assert {await pin_replica(url, down) for _ in range(50)} == {"http://172.31.0.2:8000", "http://172.31.0.3:8000"}
+    answers["ips"] = ("172.31.0.8", "172.31.0.9")  # both came back elsewhere; the old addresses refuse
+    down.mark_down("172.31.0.2")
+    down.mark_down("172.31.0.3")
+    assert {await pin_replica(url, down) for _ in range(50)} == {"http://172.31.0.8:8000", "http://172.31.0.9:8000"}

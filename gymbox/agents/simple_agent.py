@@ -122,8 +122,9 @@ class SimpleAgentServer:
             return answer
 
         @app.post("/run")
-        async def run(row: RunRequest) -> dict[str, Any]:
-            return await self.run(row)
+        async def run(row: RunRequest) -> EscapingJSONResponse:
+            # A response object: FastAPI would otherwise validate and re-encode the returned dict first.
+            return EscapingJSONResponse(await self.run(row))
 
         return app
 
@@ -134,7 +135,9 @@ class SimpleAgentServer:
         row_json = body_json(row, exclude_none=True)
         seeded = await self._call(f"{resources}/seed_session", row_json, {})
         self._expect_ok(seeded, "seed_session")
-        episode = await self.run_loop(row.responses_create_params, resources, dict(seeded.cookies))
+        episode = await self.run_loop(
+            row.responses_create_params, resources, dict(seeded.cookies), row_json["responses_create_params"]
+        )
         verified = await self._call(
             f"{resources}/verify", {**row_json, "response": self._final_response(episode)}, episode.cookies
         )
@@ -145,9 +148,17 @@ class SimpleAgentServer:
             result["model_error"] = episode.model_error
         return result
 
-    async def run_loop(self, params: ResponsesCreateParams, resources: str, cookies: dict[str, str]) -> Episode:
+    async def run_loop(
+        self,
+        params: ResponsesCreateParams,
+        resources: str,
+        cookies: dict[str, str],
+        request: dict[str, Any] | None = None,
+    ) -> Episode:
+        """`request`: `params` already dumped as JSON, when the caller has it (`/run` does)."""
         episode = Episode(cookies=cookies)
-        request = body_json(params, exclude_none=True)
+        if request is None:
+            request = body_json(params, exclude_none=True)
         items = params.input_items()
         allowed = {t.get("name") for t in params.tools if t.get("type") == "function"}
         for _step in range(self.config.max_steps):
