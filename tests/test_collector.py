@@ -402,3 +402,11 @@ def test_a_lone_surrogate_in_an_answer_is_written_as_valid_json(tmp_path: Path) 
     appender.close()
     [line] = (tmp_path / "out.jsonl").read_bytes().splitlines()
     assert json.loads(line) == {"output_text": "model said \ud800", "note": "café"}
+
+
+def test_a_run_without_rollouts_reports_no_pass_at_k(tmp_path: Path) -> None:
+    out = tmp_path / "empty.jsonl"
+    out.write_text("")
+    metrics = compute_metrics(out)
+    assert metrics["rollouts"] == 0
+    assert not [key for key in metrics if "@" in key]  # no pass@0 or mean@0 in the JSON either

@@ -157,9 +157,7 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         "max_reward": reward.hi if reward.n else None,
         "pass_threshold": pass_threshold,
         "k": k,
-        f"pass@{k}": _mean(pass_at_k(t.n, t.passes, k) for t in tasks.values()) if k else None,
-        "pass@1": _mean(pass_at_k(t.n, t.passes, 1) for t in tasks.values()) if k else None,
-        f"mean@{k}": _mean(t.total / t.n for t in tasks.values()) if k else None,
+        **_at_k(tasks, k),
         "status_counts": dict(statuses),
         "failures": dict(Counter(open_failures.values())),
         "extra_means": {key: w.mean for key, w in sorted(extras.items())},
@@ -167,6 +165,17 @@ def compute_metrics(output: Path, *, pass_threshold: float = 1.0, elapsed_s: flo
         "wall_time_s": wall,
         "per_agent": _per_agent(tasks),
         "per_task": PerTaskRows(tasks),
+    }
+
+
+def _at_k(tasks: dict[str, _Tally], k: int) -> dict[str, float | None]:
+    """pass@1, pass@k and mean@k over repeats; nothing at all without rollouts (there is no pass@0)."""
+    if not k:
+        return {}
+    return {
+        "pass@1": _mean(pass_at_k(t.n, t.passes, 1) for t in tasks.values()),
+        f"pass@{k}": _mean(pass_at_k(t.n, t.passes, k) for t in tasks.values()),
+        f"mean@{k}": _mean(t.total / t.n for t in tasks.values()),
     }
 
 
