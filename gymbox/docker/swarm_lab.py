@@ -31,9 +31,10 @@ NODE_FLAGS = (
     "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
     "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run",
-    # Each node's images live in memory (vfs copies every layer, ~1.5 GB for the weather stack): removing
-    # gigabytes of vfs files from a disk volume took minutes, a tmpfs goes with its container.
-    "--tmpfs", "/var/lib/docker:exec,size=8g",
+    # Each node's images and containers live in memory: vfs copies every layer and every container's root
+    # (~2.5 GB a node for 2-3 weather containers, ~9 GB for 7 on one node). Deleting that much vfs from a disk
+    # volume took minutes; a tmpfs goes with its container.
+    "--tmpfs", "/var/lib/docker:exec,size=16g",  # a cap, not a reservation
 )  # fmt: skip
 
 
