@@ -39,6 +39,7 @@ from gymbox.errors import StackError
 from gymbox.roles import Role
 
 SWARM_FILE = "swarm.yaml"
+CONFIG_KEY = "stack_config"  # the stack file's name for stack.yaml's Swarm config
 SECRETS_DIR = Path("/run/secrets")
 SECRET_PREFIX = "GYMBOX_SECRET_"
 GPU_CONSTRAINT = "node.labels.gpu == true"  # label GPU nodes: docker node update --label-add gpu=true NODE
@@ -65,7 +66,7 @@ def secret_object_name(stack: str, name: str, value: str) -> str:
     return f"{stack}_{name.lower()}_{digest}"
 
 
-def _service(svc: Service, stack: str, config_name: str) -> dict[str, Any]:
+def _service(svc: Service) -> dict[str, Any]:
     out: dict[str, Any] = {"image": svc.image}
     if svc.command:
         out["command"] = list(svc.command)
@@ -84,7 +85,7 @@ def _service(svc: Service, stack: str, config_name: str) -> dict[str, Any]:
             for name in sorted(set(secrets.values()))
         ]
     if svc.gymbox:
-        out["configs"] = [{"source": config_name, "target": CONFIG_PATH, "mode": 0o444}]
+        out["configs"] = [{"source": CONFIG_KEY, "target": CONFIG_PATH, "mode": 0o444}]
     if svc.volumes:
         out["volumes"] = list(svc.volumes)
     out["labels"] = {key: str(value) for key, value in svc.labels.items()}  # roles are StrEnums
@@ -148,7 +149,7 @@ def stack_document(files: StackFiles) -> dict[str, Any]:
     """The `docker stack deploy` file (format 3.8) for a rendered stack."""
     config_text = (files.directory / "stack.yaml").read_bytes()
     config_name = f"{files.name}_config_{hashlib.sha256(config_text).hexdigest()[:10]}"
-    services = {svc.name: _service(svc, files.name, "stack_config") for svc in files.services}
+    services = {svc.name: _service(svc) for svc in files.services}
     used = sorted({name for svc in files.services if svc.gymbox for name in _secret_refs(svc).values()})
     networks: dict[str, Any] = {
         "default": {"driver": "overlay", "attachable": True, "labels": {STACK_LABEL: files.name}},
@@ -159,7 +160,7 @@ def stack_document(files: StackFiles) -> dict[str, Any]:
         "version": "3.8",
         "services": services,
         "networks": networks,
-        "configs": {"stack_config": {"file": "./stack.yaml", "name": config_name}},
+        "configs": {CONFIG_KEY: {"file": "./stack.yaml", "name": config_name}},
     }
     if used:
         document["secrets"] = {
@@ -170,7 +171,8 @@ def stack_document(files: StackFiles) -> dict[str, Any]:
     return document
 
 
-def write_stack_file(files: StackFiles) -> Path:
+def write_stack_file(files: StackFiles, document: dict[str, Any] | None = None) -> Path:
+    """Write `swarm.yaml`: `document`, else the stack document of `files`."""
     import yaml
 
     path = files.directory / SWARM_FILE
@@ -178,7 +180,7 @@ def write_stack_file(files: StackFiles) -> Path:
         f"# Stack {files.name!r} for Docker Swarm, rendered by gymbox: do not edit.\n"
         f"# `gymbox up --engine swarm` creates its secrets and runs `docker stack deploy -c {SWARM_FILE}`.\n"
     )
-    path.write_text(header + yaml.safe_dump(stack_document(files), sort_keys=False))
+    path.write_text(header + yaml.safe_dump(document or stack_document(files), sort_keys=False))
     return path
 
 
@@ -211,8 +213,8 @@ def deploy_swarm(
     on_progress: Callable[[dict[str, str]], None] | None = None,
 ) -> dict[str, list[str]]:
     """Deploy (or update) the stack, wait until every service runs all its replicas; return agent URLs."""
-    path = write_stack_file(files)
     document = stack_document(files)
+    path = write_stack_file(files, document)
     _ensure_secrets(files, document, host)
     # Non-gymbox containers (the vLLM engine) take their secret environment from `${...}` substitution.
     _docker(host, "stack", "deploy", "--prune", "--compose-file", str(path), files.name, env=files.secrets, timeout=300)

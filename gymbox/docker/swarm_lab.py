@@ -17,6 +17,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from gymbox.docker import client
 from gymbox.docker.context import BuildContext
@@ -102,10 +103,10 @@ class SwarmLab:
         fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
         return client.docker("inspect", "--format", fmt, container).stdout.strip()
 
-    def node_docker(self, index: int, *args: str, **kwargs: object) -> str:
+    def node_docker(self, index: int, *args: str, **kwargs: Any) -> str:
         """A docker command on node `index` (0 = the manager), through its engine's TCP socket."""
         env = {"DOCKER_HOST": f"tcp://{self.addresses[index]}:{ENGINE_PORT}"}
-        return client.run(["docker", *args], env=env, **kwargs).stdout  # type: ignore[arg-type]
+        return client.run(["docker", *args], env=env, **kwargs).stdout
 
     def _wait_engines(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
