@@ -86,7 +86,7 @@ def server_class(inst: ServerInstance, environments: Path | None = None) -> Serv
         known = ", ".join(impl for role, impl in BUILTINS if role == inst.role)
         raise ConfigError(
             f"{inst.source}: {inst.name}: unknown {inst.role} implementation "
-            f"{inst.implementation!r} (built in: {known})"
+            f"{inst.implementation!r} (built in: {known}); for NeMo Gym's own, add `nemo_gym: {{version: 0.4.0}}`"
         )
     env_dir = (environments or environments_dir()) / inst.implementation
     return load_environment(inst.implementation, env_dir)

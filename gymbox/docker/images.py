@@ -339,17 +339,17 @@ def planned_images(stack: ResolvedConfig, options: BuildOptions) -> StackImages:
 
 
 def nemo_instances(stack: ResolvedConfig) -> list[str]:
-    """The names of the stack's resources servers that are NeMo Gym servers (no folder lookup)."""
+    """The names of the stack's NeMo Gym servers, of any role (no folder lookup)."""
     from gymbox.nemo.servers import is_nemo_server
 
-    return [inst.name for inst in stack.by_role(Role.RESOURCES_SERVERS) if is_nemo_server(inst)]
+    return [inst.name for inst in stack.instances.values() if is_nemo_server(inst)]
 
 
 def nemo_servers_of(stack: ResolvedConfig) -> list[NemoServer]:
     """The stack's NeMo Gym servers (gymbox.nemo.servers), which run in their own images."""
-    from gymbox.nemo.servers import is_nemo_server, nemo_server
+    from gymbox.nemo.servers import nemo_server
 
-    return [nemo_server(inst) for inst in stack.by_role(Role.RESOURCES_SERVERS) if is_nemo_server(inst)]
+    return [nemo_server(stack.instances[name]) for name in nemo_instances(stack)]
 
 
 def prune(options: BuildOptions, *, dry_run: bool = False) -> list[str]:

@@ -117,10 +117,17 @@ def _labels(stack_name: str, inst: ServerInstance) -> dict[str, str]:
 
 
 def services(
-    stack: ResolvedConfig, stack_name: str, images: StackImages, secret_names: dict[str, str]
+    stack: ResolvedConfig,
+    stack_name: str,
+    images: StackImages,
+    secret_names: dict[str, str],
+    host_ports: dict[str, int] | None = None,
 ) -> tuple[list[Service], dict[str, dict[str, str]]]:
-    """The compose services and named volumes of `stack`. `secret_names`: secret value -> .env name."""
+    """The compose services and named volumes of `stack`. `secret_names`: secret value -> .env name.
+    `host_ports`: the instances' ports as configured (before `container_stack`), where NeMo agents and
+    their head server are published (gymbox.nemo.head)."""
     out: list[Service] = []
+    nemo_agent_ports: dict[str, int] = {}
     volumes: dict[str, dict[str, str]] = {}
     sandboxes = {inst.name for inst in stack.by_role(Role.SANDBOXES)}
     outside = {inst.name for inst in stack.instances.values() if inst.config.url}
@@ -140,8 +147,11 @@ def services(
             out.append(image_service(inst, _labels(stack_name, inst), depends_on))
             continue
         if inst.name in images.nemo:
-            out.append(_nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names))
+            nemo = _nemo_service(stack, inst, images, _labels(stack_name, inst), secret_names)
+            out.append(nemo)
             _add_ray_head(out, images.nemo[inst.name], stack_name)
+            if inst.role == Role.RESPONSES_API_AGENTS:
+                nemo_agent_ports[inst.name] = _publish_nemo_agent(nemo, inst, host_ports or {})
             continue
         if inst.role == Role.RESOURCES_SERVERS:
             image = images.environments[env_image(inst).key]
@@ -173,7 +183,22 @@ def services(
             svc.depends_on.append(vllm.name)
             out.append(vllm)
             volumes[volume] = {STACK_LABEL: stack_name, INSTANCE_LABEL: inst.name, CACHE_LABEL: "model"}
+    if nemo_agent_ports:
+        from gymbox.nemo.head import head_port, head_service
+
+        image = images.nemo[min(nemo_agent_ports)]
+        out.append(head_service(stack, nemo_agent_ports, head_port(stack), image, stack_name))
     return out, volumes
+
+
+def _publish_nemo_agent(svc: Service, inst: ServerInstance, host_ports: dict[str, int]) -> int:
+    """A NeMo agent listens on its configured port on the host, where the head server's dict says it is."""
+    from gymbox.nemo.head import agent_host_port
+
+    configured = inst.model_copy(deep=True)
+    configured.config.port = host_ports.get(inst.name)
+    svc.host_port = agent_host_port(configured)
+    return svc.host_port
 
 
 def _add_ray_head(out: list[Service], server_image: str, stack_name: str) -> None:
@@ -222,7 +247,8 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
         "# ${env:...} references to .env.\n" + yaml.safe_dump(stack_dict, sort_keys=False)
     )
     by_value = {value: name for name, value in found.items()}
-    svcs, volumes = services(inside, stack_name, images, by_value)
+    host_ports = {name: inst.config.port for name, inst in stack.instances.items() if inst.config.port}
+    svcs, volumes = services(inside, stack_name, images, by_value, host_ports)
     for svc in svcs:  # each container gets only the secrets its own instance's fields name
         if svc.secrets:
             svc.environment.update(secrets_mod.service_environment(secrets_mod.referenced(stack_dict.get(svc.name))))

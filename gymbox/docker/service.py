@@ -66,6 +66,7 @@ class Service:
     healthcheck: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
     publish: bool = False  # agents only: 127.0.0.1::8000, an ephemeral host port per replica
+    host_port: int | None = None  # instead, this fixed host port (NeMo agents and head: NeMo's clients dial it)
     replicas: int = 1
     cpus: float | None = None
     memory: str | None = None

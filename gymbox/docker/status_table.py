@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gymbox.docker.records import Container
+from gymbox.docker.service import CONTAINER_PORT
 from gymbox.docker.stack import agent_urls
 from gymbox.roles import Role
 
@@ -18,6 +19,7 @@ _ROLE_NAMES = {
     Role.RESOURCES_SERVERS: "resources",
     Role.SANDBOXES: "sandbox",
     "vllm": "vllm",
+    "nemo_head": "nemo head",
 }
 
 
@@ -31,7 +33,8 @@ def service_rows(containers: list[Container], *, verified: bool = False) -> list
         services.setdefault(c.service, []).append(c)
     rows = []
     for service, members in services.items():
-        urls = agent_urls(members).get(members[0].instance, [])
+        # Besides agents, only the NeMo head server (gymbox.nemo.head) publishes a port: show it too.
+        urls = agent_urls(members).get(members[0].instance, []) or _published(members)
         rows.append(
             {
                 "service": service,
@@ -43,6 +46,12 @@ def service_rows(containers: list[Container], *, verified: bool = False) -> list
             }
         )
     return rows
+
+
+def _published(members: list[Container]) -> list[str]:
+    return [
+        f"http://127.0.0.1:{port}" for c in members if c.state.running for _ip, port in c.host_ports(CONTAINER_PORT)
+    ]
 
 
 def stack_table(stack_name: str, containers: list[Container], *, verified: bool = False) -> Table:

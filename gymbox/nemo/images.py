@@ -1,7 +1,8 @@
 """The images NeMo Gym servers run in: one shared NeMo Gym layer, and one small image per server on top.
 
     gymbox/nemo-gym:<hash12>          BASE (Python >= 3.12) + nemo-gym==<version> in /opt/venv, user 10001
-    gymbox/nemo-<server>:<hash12>     FROM the layer, + the server's own requirements.txt and its folder
+    gymbox/nemo-<server>:<hash12>     FROM the layer, + the server's own requirements.txt and its folder,
+                                      at /srv/nemo/<role>/<server>/ (resources servers, agents, models alike)
 
 nemo-gym and its dependencies (Ray, MLflow, datasets, ...) take minutes to install and about a GiB, so
 they are installed once per version and base, and every server image is a thin layer above: a server
@@ -137,7 +138,7 @@ def server_spec(server: NemoServer, layer_tag: str) -> ImageSpec:
         entrypoint=server.entrypoint,
         layer_arg=LAYER_ARG,
         servers_dir=SERVERS_DIR,
-        role=ROLE,
+        role=server.role,
         user=USER,
     )
     ctx.add_bytes("Dockerfile", dockerfile.encode())

@@ -3,8 +3,9 @@
 NeMo Gym's `ng_run` starts each server as `python <entrypoint>` in the server's folder with two
 environment variables: `NEMO_GYM_CONFIG_DICT`, the whole resolved config (YAML or JSON text), and
 `NEMO_GYM_CONFIG_PATH`, the server's own instance name. The server reads its fields, its peers' host and
-port, and `head_server` from that dict. Resources servers never call the head server (only clients such as
-`ng_collect_rollouts` fetch the config from it), so none runs: `head_server` names a port nothing serves.
+port, and `head_server` from that dict. Servers never call the head server (only clients such as
+`ng_collect_rollouts` fetch the config from it): a stack with NeMo agents runs one for those clients
+(gymbox.nemo.head), published on the host; otherwise `head_server` names a port nothing serves.
 
 Secrets stay out of the rendered compose file: the dict says `${oc.env:GYMBOX_SECRET_...}` (OmegaConf's own
 resolver, which NeMo resolves when it reads its fields) for the server's own secrets, whose values the
@@ -16,12 +17,16 @@ cluster of its own (about 800 MiB and tens of seconds of CPU per container; seve
 small machine time out). As `ng_run` does, the stack runs one Ray head per nemo-gym version (the
 `nemo_ray_<version>` service, in a server image of that version) and every server's dict names it:
 `ray_head_node_address: ray://<service>:10001` (Ray Client, since the server containers run no raylet).
+A server that defines Ray tasks (`@ray.remote`, e.g. code_gen) is the exception: Ray runs a task on a
+node of the cluster with the server's Python and PYTHONPATH, which only the server's own container has,
+so it starts its own Ray there, as it does standalone (`runs_ray_tasks`).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from gymbox.config import ResolvedConfig, ServerInstance, is_secret_key
 from gymbox.docker.service import CONTAINER_PORT, INSTANCE_LABEL, ROLE_LABEL, STACK_LABEL, Service, healthcheck
@@ -31,7 +36,7 @@ from gymbox.nemo.servers import GYMBOX_FIELDS, NemoServer, is_nemo_server, nemo_
 CONFIG_DICT_VAR = "NEMO_GYM_CONFIG_DICT"
 CONFIG_PATH_VAR = "NEMO_GYM_CONFIG_PATH"
 LIVENESS_PATH = "/"
-HEAD_SERVER_PORT = 11000  # NeMo's default; nothing listens there (see above)
+HEAD_SERVER_PORT = 11000  # NeMo's default (its clients' too); in containers nothing listens there (see above)
 RAY_CLIENT_PORT = 10001
 RAY_ROLE = "nemo_ray"
 RAY_OBJECT_STORE_BYTES = 100_000_000  # servers pass small objects; Ray's default is 30% of memory
@@ -55,6 +60,22 @@ def ray_service_name(version: str) -> str:
 
 def ray_address(version: str) -> str:
     return f"ray://{ray_service_name(version)}:{RAY_CLIENT_PORT}"
+
+
+def runs_ray_tasks(server: NemoServer) -> bool:
+    """Whether the server's own code (its tests aside) defines Ray tasks."""
+    for path in server.folder.rglob("*.py"):
+        if {"tests", ".venv"} & set(path.relative_to(server.folder).parts):
+            continue
+        if "ray.remote" in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    return False
+
+
+def url_address(url: str) -> dict[str, Any]:
+    """NeMo's `host` and `port` of an instance outside the stack (`url:`): NeMo dials http://host:port."""
+    parts = urlsplit(url)
+    return {"host": parts.hostname or "", "port": parts.port or (443 if parts.scheme == "https" else 80)}
 
 
 def ray_head_service(version: str, image: str, stack_name: str) -> Service:
@@ -89,9 +110,9 @@ def ray_head_service(version: str, image: str, stack_name: str) -> Service:
     )
 
 
-def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, str]) -> dict[str, Any]:
+def nemo_config_dict(stack: ResolvedConfig, own: str | None, secret_names: dict[str, str]) -> dict[str, Any]:
     """The NEMO_GYM_CONFIG_DICT of instance `own` in a stack as its containers see it (`stack` already
-    at service:8000).
+    at service:8000); with `own` None, no instance's (the head server's, gymbox.nemo.head).
 
     Every instance keeps NeMo's shape `{name: {role: {implementation: fields}}}` without gymbox's
     deployment keys (replicas, cpus, ...); a NeMo server's fields gain `entrypoint` if missing. NeMo
@@ -103,6 +124,8 @@ def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, st
     for name, inst in stack.instances.items():
         fields = inst.config.model_dump(exclude_none=True)
         fields = {k: v for k, v in fields.items() if k not in GYMBOX_FIELDS or k in ("host", "port")}
+        if inst.config.url:
+            fields.update(url_address(inst.config.url))  # where it is, not the port gymbox assigned
         if is_nemo_server(inst):
             fields.setdefault("entrypoint", "app.py")
         if name == own:
@@ -113,9 +136,11 @@ def nemo_config_dict(stack: ResolvedConfig, own: str, secret_names: dict[str, st
         if not is_secret_key(key):
             out[key] = _omegaconf_text(value, None, secret=False)
     out.setdefault("head_server", {"host": "127.0.0.1", "port": HEAD_SERVER_PORT})
-    own_inst = stack.instances[own]
-    if is_nemo_server(own_inst):
-        out.setdefault("ray_head_node_address", ray_address(nemo_server(own_inst).version))
+    own_inst = stack.instances[own] if own is not None else None
+    if own_inst is not None and is_nemo_server(own_inst):
+        server = nemo_server(own_inst)
+        if not runs_ray_tasks(server):
+            out.setdefault("ray_head_node_address", ray_address(server.version))
     return out
 
 

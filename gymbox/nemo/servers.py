@@ -1,4 +1,5 @@
-"""Which resources-server instances are NeMo Gym servers, and where each one's folder is.
+"""Which instances are NeMo Gym servers (resources servers, agents, model servers), and where each
+one's folder is.
 
 A resources server is a NeMo Gym server when its fields hold `nemo_gym:` or NeMo's own `entrypoint:`:
 
@@ -13,8 +14,13 @@ A resources server is a NeMo Gym server when its fields hold `nemo_gym:` or NeMo
           nemo_gym: {path: ../my_servers/my_env, version: 0.4.0}
 
 A NeMo Gym config used as is (`entrypoint: app.py`, no `nemo_gym:`) names the folder the NeMo way,
-`resources_servers/<implementation>/`, found above the config file (a NeMo Gym checkout or unpacked wheel)
-or in the working directory; the nemo-gym version is that tree's own.
+`<role>/<implementation>/`, found above the config file (a NeMo Gym checkout or unpacked wheel) or in the
+working directory; the nemo-gym version is that tree's own.
+
+Agents and model servers follow the same rules, with one difference: where gymbox has the implementation
+itself (`simple_agent`, `openai_model`, ...), a NeMo config's `entrypoint:` keeps gymbox's (NeMo configs
+carry `entrypoint` on every server, and gymbox's agent is the one its collector and tests are built
+around); `nemo_gym:` asks for NeMo's. An implementation gymbox lacks (`gymnasium_agent`) runs NeMo's.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from gymbox.config import ServerInstance, config_validation_error
 from gymbox.errors import ConfigError
 from gymbox.nemo.release import release_root, version_of_tree
+from gymbox.registry import BUILTINS
 from gymbox.roles import Role
 
 NEMO_FIELD = "nemo_gym"
 ROLE = Role.RESOURCES_SERVERS.value  # also the folder of NeMo Gym's resources servers
+# The roles NeMo Gym has servers for; each is also the folder of that role's servers in a NeMo Gym tree.
+ROLES = frozenset({Role.RESOURCES_SERVERS, Role.RESPONSES_API_AGENTS, Role.RESPONSES_API_MODELS})
 DEFAULT_ENTRYPOINT = "app.py"
 # ServerConfig's own fields: gymbox's deployment settings, not the NeMo server's.
 GYMBOX_FIELDS = frozenset({"host", "port", "url", "replicas", "cpus", "memory", "restart", "placement", NEMO_FIELD})
@@ -43,7 +52,7 @@ class NemoGymSource(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    server: str | None = None  # folder under the release's resources_servers/ (default: the implementation)
+    server: str | None = None  # folder under the release's <role>/ (default: the implementation)
     version: str | None = None  # the nemo-gym release: its server folder and the nemo-gym the image installs
     path: str | None = None  # a NeMo Gym server folder, relative to the config file that names it
 
@@ -55,16 +64,25 @@ class NemoServer:
     folder: Path  # holds the entrypoint, requirements.txt, data/
     entrypoint: str
     version: str  # nemo-gym installed in its image
+    role: str = ROLE  # the folder above it in the image: NeMo apps import `<role>.<folder>`
 
     @property
     def folder_name(self) -> str:
-        """Its folder's name under resources_servers/ in the image (apps import `resources_servers.<it>`)."""
+        """Its folder's name under <role>/ in the image (apps import `resources_servers.<it>`)."""
         return self.folder.name
 
 
 def is_nemo_server(inst: ServerInstance) -> bool:
+    """Runs NeMo Gym's own code: `nemo_gym:` given, or NeMo's `entrypoint:` on a resources server or on an
+    agent or model server whose implementation gymbox does not have."""
+    if inst.role not in ROLES:
+        return False
     fields = inst.config.extra_fields()
-    return inst.role == ROLE and (NEMO_FIELD in fields or "entrypoint" in fields)
+    if NEMO_FIELD in fields:
+        return True
+    if "entrypoint" not in fields:
+        return False
+    return inst.role == Role.RESOURCES_SERVERS or (inst.role, inst.implementation) not in BUILTINS
 
 
 def nemo_fields(inst: ServerInstance) -> dict[str, Any]:
@@ -92,7 +110,7 @@ def nemo_server(inst: ServerInstance) -> NemoServer:
             )
     elif source.version:
         version = source.version
-        folder = release_root(version) / ROLE / (source.server or inst.implementation)
+        folder = release_root(version) / inst.role.value / (source.server or inst.implementation)
     else:
         folder, version = _nemo_tree_folder(inst, entrypoint)
     if not (folder / entrypoint).is_file():
@@ -101,7 +119,7 @@ def nemo_server(inst: ServerInstance) -> NemoServer:
             f"{inst.source}: {inst.name}: NeMo Gym server folder {folder} has no {entrypoint}"
             + (f" (servers there: {known})" if known else "")
         )
-    return NemoServer(inst.name, inst.implementation, folder.resolve(), entrypoint, version)
+    return NemoServer(inst.name, inst.implementation, folder.resolve(), entrypoint, version, inst.role.value)
 
 
 def _config_file(inst: ServerInstance) -> Path | None:
@@ -119,12 +137,13 @@ def _relative_to_config(inst: ServerInstance, path: str) -> Path:
 
 
 def _nemo_tree_folder(inst: ServerInstance, entrypoint: str) -> tuple[Path, str]:
-    """`resources_servers/<implementation>/` of the NeMo Gym tree above the config file, or in the cwd."""
+    """`<role>/<implementation>/` of the NeMo Gym tree above the config file, or in the cwd."""
+    role = inst.role.value
     config_file = _config_file(inst)
     roots = [*config_file.resolve().parents] if config_file else []
     roots.append(Path.cwd())
     for root in roots:
-        folder = root / ROLE / inst.implementation
+        folder = root / role / inst.implementation
         if (folder / entrypoint).is_file():
             version = version_of_tree(folder)
             if version is None:
@@ -133,9 +152,13 @@ def _nemo_tree_folder(inst: ServerInstance, entrypoint: str) -> tuple[Path, str]
                     f"dist-info or nemo_gym/package_info.py above it); add `{NEMO_FIELD}: {{version: ...}}`"
                 )
             return folder, version
+    why = ""
+    if inst.role != Role.RESOURCES_SERVERS:  # an agent or model: neither gymbox's nor NeMo's exists
+        builtin = ", ".join(impl for r, impl in BUILTINS if r == inst.role)
+        why = f" (gymbox has no {role} {inst.implementation!r}; built in: {builtin})"
     raise ConfigError(
-        f"{inst.source}: {inst.name}: `entrypoint: {entrypoint}` makes it a NeMo Gym server, but "
-        f"{ROLE}/{inst.implementation}/{entrypoint} is neither above the config file nor in {Path.cwd()}; "
+        f"{inst.source}: {inst.name}: `entrypoint: {entrypoint}` makes it a NeMo Gym server{why}, but "
+        f"{role}/{inst.implementation}/{entrypoint} is neither above the config file nor in {Path.cwd()}; "
         f"add `{NEMO_FIELD}: {{version: 0.4.0}}` to use a release's server, or `{NEMO_FIELD}: {{path: DIR}}`"
     )
 
@@ -147,7 +170,7 @@ def _known_servers(parent: Path) -> str:
     return ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
 
 
-def release_servers(version: str) -> list[str]:
-    """Every resources server of a nemo-gym release."""
-    root = release_root(version) / ROLE
+def release_servers(version: str, role: str = ROLE) -> list[str]:
+    """Every server of a nemo-gym release in `role` (its resources servers by default)."""
+    root = release_root(version) / role
     return sorted(p.name for p in root.iterdir() if (p / DEFAULT_ENTRYPOINT).is_file())
