@@ -80,8 +80,16 @@ ARG {layer_arg}
 FROM ${{{layer_arg}}}
 USER root
 COPY requirements.txt /tmp/gymbox-requirements.txt
+# A requirement without a wheel for this Python builds from source: only then is a C compiler (and
+# Python's headers, where the base lacks them) installed, so servers that need none pay nothing.
 RUN if grep -qv '^[[:space:]]*\\(#.*\\)\\?$' /tmp/gymbox-requirements.txt; then \\
-      pip install -r /tmp/gymbox-requirements.txt; fi \\
+      pip install -r /tmp/gymbox-requirements.txt \\
+      || ( echo "gymbox: pip install failed; installing gcc and trying again" \\
+        && apt-get update -qq \\
+        && apt-get install -y -qq --no-install-recommends gcc libc6-dev $(python3 -c 'import os, sysconfig; \\
+          print("" if os.path.isfile(sysconfig.get_path("include") + "/Python.h") else "python3-dev")') \\
+        && rm -rf /var/lib/apt/lists/* \\
+        && pip install -r /tmp/gymbox-requirements.txt ); fi \\
  && rm /tmp/gymbox-requirements.txt
 COPY --chown={user} server/ {servers_dir}/{role}/{folder}/
 WORKDIR {servers_dir}/{role}/{folder}
