@@ -12,6 +12,17 @@ i-th model call of the episode with exactly the recorded items (function calls, 
 Rows with the same input are played in file order, one per episode (round robin), so a file that holds
 several rollouts of one task replays each of them once per pass.
 
+Judges. A verifier that asks a judge model (NeMo Gym's LLM-as-a-judge servers) reaches this server too,
+and gets the judge's recorded answer; the verifier's own prompt, verdict parsing and reward still run live.
+- Where a row records the judge's calls (`judge_evaluations: [{responses_create_params, response}]`, or
+  `judge_responses_create_params` + `judge_response`), each call is one more recording, matched by its
+  input exactly like a policy turn: a prompt the verifier now builds differently finds no recording.
+- Where a row records only the judge's text (`judge_output`), a judge request that matches no recording
+  is answered with that text, taken from the episode whose first policy turn was played last (each text
+  once). That is right only when episodes are played one at a time, as `gymbox.nemo.conformance` plays
+  them (concurrency 1); under concurrency it would mix episodes up.
+Both `POST /v1/responses` and `POST /v1/chat/completions` (judges that use Chat Completions) answer.
+
 Config: `rollouts` (one path or a list; relative to the working directory), `model` (the name it answers
 with). A request matching no row answers 404 with the input's first user text, so a wrong file is obvious.
 """
@@ -33,20 +44,31 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gymbox.errors import ConfigError
+from gymbox.model_servers.chat_convert import response_to_completion
+from gymbox.model_servers.chat_messages import ChatConversionError, messages_to_items
 from gymbox.model_servers.openai_app import (
+    CHAT_STREAM_END,
     ModelServerError,
+    chat_chunk_bytes,
     create_model_app,
     json_object,
     response_event_bytes,
     sse_response,
+    sse_whole,
 )
-from gymbox.model_servers.stream_events import response_events
+from gymbox.model_servers.stream_events import completion_chunks, response_events
 from gymbox.protocol import input_items
 from gymbox.servers.app import EscapingJSONResponse
 
 TOOL_OUTPUT = "function_call_output"
+PARAMS = "responses_create_params"
 # A recorded rollout's outcome, not part of its task: what `task_row` removes.
 OUTCOME_FIELDS = frozenset({"response", "reward", "_ng_task_index", "_ng_rollout_index", "status", "gymbox"})
+# Where NeMo Gym's judge servers record their judge: a list of {responses_create_params, response}, a
+# single call, or only the judge's answer text.
+JUDGE_CALLS_FIELD = "judge_evaluations"
+JUDGE_CALL_FIELDS = ("judge_responses_create_params", "judge_response")
+JUDGE_TEXT_FIELD = "judge_output"
 
 
 class ReplayModelConfig(BaseModel):
@@ -62,6 +84,8 @@ class RecordedEpisode:
     turns: list[list[dict[str, Any]]]
     status: str  # the recorded response's status: the last turn answers with it
     incomplete_details: Any
+    judge: bool = False  # a call the verifier made to its judge, not a policy episode
+    judge_texts: tuple[str, ...] = ()  # the judge's answers, where only their text was recorded
 
 
 def input_key(items: Iterable[Any]) -> str:
@@ -133,6 +157,30 @@ def read_rollouts(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield number, row
 
 
+def judge_calls(row: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(where, request params, response) of each judge call a recorded rollout holds."""
+    calls = []
+    for index, call in enumerate(row.get(JUDGE_CALLS_FIELD) or []):
+        if isinstance(call, dict) and isinstance(call.get("response"), dict) and isinstance(call.get(PARAMS), dict):
+            calls.append((f"{JUDGE_CALLS_FIELD}[{index}]", call[PARAMS], call["response"]))
+    params, response = (row.get(field) for field in JUDGE_CALL_FIELDS)
+    if isinstance(params, dict) and isinstance(response, dict):
+        calls.append((JUDGE_CALL_FIELDS[1], params, response))
+    return calls
+
+
+def judge_record(rows: Iterable[dict[str, Any]]) -> str:
+    """How recorded rollouts hold their judge's answers: "calls" (requests and responses), "text" (only
+    the judge's text), or "" (not at all). A field present but null (the verifier decided without its
+    judge) counts as recorded."""
+    rows = list(rows)
+    if rows and all(JUDGE_CALLS_FIELD in r or all(f in r for f in JUDGE_CALL_FIELDS) for r in rows):
+        return "calls"
+    if rows and all(JUDGE_TEXT_FIELD in r for r in rows):
+        return "text"
+    return ""
+
+
 def task_row(rollout: dict[str, Any]) -> dict[str, Any]:
     """The task row a recorded rollout was collected from, as far as the rollout holds it: the rollout
     without its outcome (fields the verifier added stay; servers ignore fields they do not declare)."""
@@ -154,21 +202,40 @@ class ReplayModelServer:
         # An episode's later turns must come from the row its first turn came from.
         self._chosen: dict[str, RecordedEpisode] = {}
         self._lock = threading.Lock()
+        # The judge texts of the episode whose first turn was played last, not yet answered.
+        self._judge_texts: list[str] = []
 
     def _load(self, path: Path) -> None:
         if not path.is_file():
             raise ConfigError(f"replay_model: rollouts file {path} not found (relative to {Path.cwd()})")
         for number, row in read_rollouts(path):
-            items = input_items(row["responses_create_params"].get("input"))
-            response = row["response"]
-            episode = RecordedEpisode(
-                source=f"{path}:{number}",
-                input_length=len(items),
-                turns=split_turns([i for i in response.get("output") or [] if isinstance(i, dict)]),
-                status=str(response.get("status") or "completed"),
-                incomplete_details=response.get("incomplete_details"),
-            )
-            self.episodes.setdefault(input_key(items), []).append(episode)
+            calls = judge_calls(row)
+            text = row.get(JUDGE_TEXT_FIELD)
+            texts = (text,) if isinstance(text, str) and not calls else ()
+            self._add(f"{path}:{number}", row[PARAMS], row["response"], judge_texts=texts)
+            for where, params, response in calls:
+                self._add(f"{path}:{number} {where}", params, response, judge=True)
+
+    def _add(
+        self,
+        source: str,
+        params: dict[str, Any],
+        response: dict[str, Any],
+        *,
+        judge: bool = False,
+        judge_texts: tuple[str, ...] = (),
+    ) -> None:
+        items = input_items(params.get("input"))
+        episode = RecordedEpisode(
+            source=source,
+            input_length=len(items),
+            turns=split_turns([i for i in response.get("output") or [] if isinstance(i, dict)]),
+            status=str(response.get("status") or "completed"),
+            incomplete_details=response.get("incomplete_details"),
+            judge=judge,
+            judge_texts=judge_texts,
+        )
+        self.episodes.setdefault(input_key(items), []).append(episode)
 
     def build_app(self) -> FastAPI:
         app = create_model_app(self.name, self.config.model)
@@ -181,32 +248,75 @@ class ReplayModelServer:
                 return sse_response(response_event_bytes(event) for event in response_events(response))
             return EscapingJSONResponse(response)
 
+        @app.post("/v1/chat/completions")
+        async def chat_completions(request: Request) -> Response:
+            params = await json_object(request)
+            try:
+                items = messages_to_items(params.get("messages"))
+            except ChatConversionError as exc:
+                raise ModelServerError(f"replay_model: {exc}", 400, param="messages") from None
+            completion = response_to_completion(self.respond({"input": items}))
+            if params.get("stream"):
+                chunks = completion_chunks(completion, include_usage=False)
+                return sse_whole([*(chat_chunk_bytes(chunk) for chunk in chunks), CHAT_STREAM_END])
+            return EscapingJSONResponse(completion)
+
         return app
 
     def respond(self, params: dict[str, Any]) -> dict[str, Any]:
         items = input_items(params.get("input"))
-        episode, start = self._episode_for(items)
+        found = self._episode_for(items)
+        if found is None:
+            return self._judge_text_answer(params, items)
+        episode, start = found
         step = turns_played(items[start:])
+        if step == 0 and not episode.judge:
+            with self._lock:
+                self._judge_texts = list(episode.judge_texts)
         last = step >= len(episode.turns) - 1
         output = episode.turns[step] if step < len(episode.turns) else []
+        return self._response(params, f"{episode.source}|{step}", output, episode if last else None)
+
+    def _judge_text_answer(self, params: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+        """A request no recording has: the next judge text of the episode played last, else a 404."""
+        with self._lock:
+            text = self._judge_texts.pop(0) if self._judge_texts else None
+        if text is None:
+            first_user = next(
+                (_text(i.get("content")) for i in items if isinstance(i, dict) and i.get("role") == "user"), ""
+            )
+            raise ModelServerError(
+                f"replay_model: no recorded rollout has this input (first user message: {str(first_user)[:200]!r})",
+                404,
+            )
+        message_id = "msg_replay_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+        content = [{"type": "output_text", "text": text, "annotations": []}]
+        output = [{"type": "message", "id": message_id, "role": "assistant", "status": "completed", "content": content}]
+        return self._response(params, f"judge|{text}", output, None)
+
+    def _response(
+        self, params: dict[str, Any], seed: str, output: list[dict[str, Any]], last: RecordedEpisode | None
+    ) -> dict[str, Any]:
+        """A Responses object answering `params` with `output`; `last`: the episode whose last turn it is."""
         return {
-            "id": f"resp_replay_{hashlib.sha256(f'{episode.source}|{step}'.encode()).hexdigest()[:20]}",
+            "id": f"resp_replay_{hashlib.sha256(seed.encode()).hexdigest()[:20]}",
             "object": "response",
             "created_at": int(time.time()),
             "model": self.config.model,
-            "status": episode.status if last else "completed",
+            "status": last.status if last else "completed",
             "error": None,
-            "incomplete_details": episode.incomplete_details if last else None,
+            "incomplete_details": last.incomplete_details if last else None,
             "instructions": params.get("instructions"),
             "output": output,
-            "parallel_tool_calls": params.get("parallel_tool_calls", True),
-            "tool_choice": params.get("tool_choice", "auto"),
-            "tools": params.get("tools", []),
+            # A judge's request may send these as null; a Responses object must not answer null.
+            "parallel_tool_calls": params.get("parallel_tool_calls") is not False,
+            "tool_choice": params.get("tool_choice") or "auto",
+            "tools": params.get("tools") or [],
             "metadata": params.get("metadata"),
         }
 
-    def _episode_for(self, items: list[Any]) -> tuple[RecordedEpisode, int]:
-        """The recorded episode whose input starts `items`, and that input's length."""
+    def _episode_for(self, items: list[Any]) -> tuple[RecordedEpisode, int] | None:
+        """The recorded episode whose input starts `items`, and that input's length; None if none."""
         for length in reversed(self._lengths):  # the longest recorded input that is a prefix
             if length > len(items):
                 continue
@@ -217,13 +327,7 @@ class ReplayModelServer:
             if len(candidates) == 1:
                 return candidates[0], length
             return self._round_robin(key, items, length, candidates), length
-        first_user = next(
-            (_text(i.get("content")) for i in items if isinstance(i, dict) and i.get("role") == "user"), ""
-        )
-        raise ModelServerError(
-            f"replay_model: no recorded rollout has this input (first user message: {str(first_user)[:200]!r})",
-            404,
-        )
+        return None
 
     def _round_robin(
         self, key: str, items: list[Any], length: int, candidates: list[RecordedEpisode]

@@ -6,8 +6,13 @@ this process, reached through a `url:` instance) answers each model call with th
 tools run live, and `gymbox rollout` collects. A server conforms when the rewards it gives equal the
 recorded ones. Servers are brought up in batches so a small machine can hold them.
 
-A server is skipped, with the reason, when it needs something from outside (a judge or other model, an
-API key, a requirement from outside PyPI, a GPU) or has no usable recording. `benchmarks/nemo_replay_all.py`
+A server whose verifier asks a judge model is run when its recording holds the judge's answers: its
+model references (`judge_model_server: {type: responses_api_models, name: ...}`) name `url:` instances at
+`replay_model`, which plays the recorded judge calls (matched by input) or the recorded judge text (of
+the episode played last: rows are collected one at a time). Its prompt, verdict parsing and reward run
+live. A server is skipped, with the reason, when it needs something else from outside (a model its
+recording does not answer for, an API key, a requirement from outside PyPI, a GPU) or has no usable
+recording. `benchmarks/nemo_replay_all.py`
 runs every server; `tests/docker/test_nemo_replay.py` a representative few.
 """
 
@@ -25,8 +30,9 @@ from typing import Any
 
 import yaml
 
+from gymbox.config import server_refs
 from gymbox.errors import ConfigError
-from gymbox.model_servers.replay_model import input_key, read_rollouts, task_row
+from gymbox.model_servers.replay_model import input_key, judge_record, read_rollouts, task_row
 from gymbox.nemo.images import server_requirements
 from gymbox.nemo.release import release_root
 from gymbox.nemo.servers import ROLE
@@ -35,7 +41,11 @@ from gymbox.protocol import input_items
 REPLAY_INSTANCE = "replay_policy"
 AGENTS = "responses_api_agents"
 PARAMS = "responses_create_params"
+MODELS = "responses_api_models"
+JUDGED = {"calls": "judge replayed from its recorded calls", "text": "judge replayed from its recorded text"}
 _OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
+# A setting of a key or endpoint that is given (not null): `max_output_tokens` or a literal token is none.
+_SECRET_SETTING = re.compile(r"(api_key|access_token|auth_token|base_url)\w*: (?!null$)", re.MULTILINE)
 # Requirements that mean a GPU-sized model stack or a model download at start-up.
 _HEAVY_REQUIREMENTS = ("torch", "unbabel-comet", "transformers", "vllm", "swebench")
 
@@ -46,6 +56,8 @@ class ServerCase:
     folder: Path
     fields: dict[str, Any] = field(default_factory=dict)  # its resources-server fields from its own config
     skip: str = ""  # why it is not run
+    models: list[str] = field(default_factory=list)  # model instances its fields name (its judge)
+    judged: str = ""  # how replay_model answers its judge: "calls", "text" (see replay_model)
 
 
 @dataclass
@@ -56,6 +68,7 @@ class ServerResult:
     rows: int = 0  # recorded rollouts with a reward
     matched: int = 0
     reason: str = ""
+    judged: str = ""  # "calls" / "text": its judge was played back by replay_model
 
     @property
     def match_rate(self) -> float:
@@ -84,15 +97,20 @@ def _case(folder: Path) -> ServerCase:
         case.skip = "its config names no resources server of this folder"
         return case
     case.fields = dict(server[folder.name] or {})
+    case.models = sorted({ref.name for _, ref in server_refs(case.fields) if ref.type == MODELS})
+    # Model instances (a judge's vLLM, ...) are not run here, nor the top-level values only they read:
+    # their settings are no reason to skip.
+    text = yaml.safe_dump({k: v for k, v in config.items() if isinstance(v, dict) and MODELS not in v})
     raw_requirements = (folder / "requirements.txt").read_text() if (folder / "requirements.txt").is_file() else ""
     requirements = server_requirements(raw_requirements)
     rollouts = folder / "data" / "example_rollouts.jsonl"
     agents = sorted({next(iter(e[AGENTS])) for e in config.values() if isinstance(e, dict) and AGENTS in e})
     if agents and agents != ["simple_agent"]:
         case.skip = f"driven by NeMo's own {', '.join(agents)}, not a simple_agent"
-    elif _needs_model(config):
-        case.skip = "needs a judge or other model server"
-    elif "???" in text or re.search(r"api_key|_token|base_url", text):
+    elif _needs_model(config) and not (case.models and _judge_recorded(case, rollouts)):
+        recorded = case.models and rollouts.is_file() and _has_rollouts(rollouts)
+        case.skip = "needs a judge; its recording lacks the judge's answers" if recorded else _NEEDS_MODEL
+    elif "???" in text or _SECRET_SETTING.search(text):
         case.skip = "needs an API key or endpoint"
     elif any(_OUTSIDE_REQUIREMENT.search(line.split("#", 1)[0]) for line in requirements.splitlines()):
         case.skip = "a requirement from outside PyPI (git or URL)"
@@ -109,6 +127,25 @@ def _case(folder: Path) -> ServerCase:
         if not rows:
             case.skip = "no recorded rollout with a reward"
     return case
+
+
+_NEEDS_MODEL = "needs a judge or other model server"
+
+
+def _has_rollouts(path: Path) -> bool:
+    try:
+        return any(True for _ in read_rollouts(path))
+    except ConfigError:
+        return False
+
+
+def _judge_recorded(case: ServerCase, rollouts: Path) -> bool:
+    """Whether the recording holds its judge's answers, so replay_model can play them (sets `judged`)."""
+    try:
+        case.judged = judge_record(row for _, row in read_rollouts(rollouts)) if rollouts.is_file() else ""
+    except ConfigError:
+        return False
+    return bool(case.judged)
 
 
 def _own_config(folder: Path) -> dict[str, Any] | None:
@@ -141,15 +178,18 @@ def _reward(row: dict[str, Any]) -> float | None:
 # ------------------------------------------------------------------------------------------ a batch
 
 
-def servers_config(cases: list[ServerCase], version: str) -> dict[str, Any]:
+def servers_config(cases: list[ServerCase], version: str, replay_url: str) -> dict[str, Any]:
     """A gymbox config of the servers alone (and so their Ray head): each in its own container. A server
-    that crashes stays down (`restart: "no"`), so it is seen failed at once."""
-    return {
-        case.name: {
-            ROLE: {case.name: {**case.fields, "nemo_gym": {"server": case.name, "version": version}, "restart": "no"}}
-        }
-        for case in cases
+    that crashes stays down (`restart: "no"`), so it is seen failed at once. The model instances their
+    fields name (judges) are `url:` instances at `replay_url`, outside the stack."""
+    config: dict[str, Any] = {
+        name: {MODELS: {"replay_model": {"url": replay_url, "rollouts": []}}}
+        for name in sorted({m for case in cases for m in case.models})
     }
+    for case in cases:
+        fields = {**case.fields, "nemo_gym": {"server": case.name, "version": version}, "restart": "no"}
+        config[case.name] = {ROLE: {case.name: fields}}
+    return config
 
 
 def agents_config(servers: dict[str, str], replay_url: str, rollouts: list[Path]) -> dict[str, Any]:
@@ -279,7 +319,8 @@ def markdown_table(results: list[ServerResult]) -> str:
     lines = ["| server | built | healthy | rows | rewards matched | reason skipped |", "|---|---|---|---|---|---|"]
     for r in sorted(results, key=lambda r: r.name):
         matched = f"{r.matched}/{r.rows}" if r.rows else "-"
-        lines.append(f"| `{r.name}` | {mark(r.built)} | {mark(r.healthy)} | {r.rows or '-'} | {matched} | {r.reason} |")
+        reason = "; ".join(part for part in (JUDGED.get(r.judged, ""), r.reason) if part)
+        lines.append(f"| `{r.name}` | {mark(r.built)} | {mark(r.healthy)} | {r.rows or '-'} | {matched} | {reason} |")
     return "\n".join(lines) + "\n"
 
 
@@ -318,7 +359,7 @@ def run_release(
 
     work.mkdir(parents=True, exist_ok=True)
     cases = release_cases(version, names)
-    results = {c.name: ServerResult(c.name, reason=c.skip) for c in cases}
+    results = {c.name: ServerResult(c.name, reason=c.skip, judged=c.judged) for c in cases}
     runnable = [c for c in cases if not c.skip]
     options = BuildOptions(ca_bundle=resolve_ca_bundle(None), log=log)
     layer = build(layer_spec(version, options), options)
@@ -362,7 +403,7 @@ def _run_batch(
     from gymbox.docker.stack import Stack
 
     config_file = work / f"{stack}.yaml"
-    config_file.write_text(yaml.safe_dump(servers_config(batch, version), sort_keys=False))
+    config_file.write_text(yaml.safe_dump(servers_config(batch, version, replay_url), sort_keys=False))
     config = load_config([config_file], env_file=Path("/dev/null"))
     log(f"{stack}: starting {len(batch)} servers: {', '.join(c.name for c in batch)}")
     _, rendered = build_and_render(config, stack, BuildOptions(ca_bundle=resolve_ca_bundle(None)))

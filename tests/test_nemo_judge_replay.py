@@ -1,0 +1,151 @@
+"""Judges replayed from a recording: replay_model answers a verifier's judge calls with the recorded ones
+(matched by input, over Responses and Chat Completions) or with the recorded judge text of the episode
+played last; the conformance harness runs such servers with their model references at replay_model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from gymbox.config import load_config
+from gymbox.docker.render import container_stack
+from gymbox.model_servers.replay_model import ReplayModelConfig, ReplayModelServer
+from gymbox.nemo.conformance import ServerResult, markdown_table, release_cases, servers_config
+from gymbox.nemo.runtime import nemo_config_dict
+from gymbox.testing import serve_app
+
+VERSION = "0.4.0"
+JUDGE_PROMPT = "Is 4 the same answer as four? Say [[A=B]] or [[A!=B]]."
+
+
+def _message(role: str, text: str) -> dict[str, Any]:
+    return {"type": "message", "role": role, "content": [{"type": "output_text", "text": text, "annotations": []}]}
+
+
+def _rollout(question: str, answer: str, reward: float, **judge: Any) -> dict[str, Any]:
+    return {
+        "responses_create_params": {"input": [{"role": "user", "content": question}]},
+        "response": {"id": "resp_1", "output": [_message("assistant", answer)], "status": "completed"},
+        "reward": reward,
+        **judge,
+    }
+
+
+def _judge_call(prompt: str, verdict: str) -> dict[str, Any]:
+    return {
+        "responses_create_params": {"input": [{"role": "user", "content": prompt, "type": "message"}]},
+        "response": {"id": "resp_judge", "output": [_message("assistant", verdict)], "status": "completed"},
+    }
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _text(response: dict[str, Any]) -> str:
+    return str(response["output"][0]["content"][0]["text"])
+
+
+def test_recorded_judge_calls_are_played_by_their_input_over_both_apis(tmp_path: Path) -> None:
+    row = _rollout("What is 2 + 2?", "four", 1.0, judge_evaluations=[_judge_call(JUDGE_PROMPT, "[[A=B]]")])
+    server = ReplayModelServer(ReplayModelConfig(rollouts=str(_write(tmp_path / "r.jsonl", [row]))))
+
+    with serve_app(server.build_app()) as url:
+        policy = httpx.post(f"{url}/v1/responses", json={"input": "What is 2 + 2?"}).json()
+        judge = httpx.post(f"{url}/v1/responses", json={"input": [{"role": "user", "content": JUDGE_PROMPT}]})
+        chat = httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": JUDGE_PROMPT}]})
+        other = httpx.post(f"{url}/v1/responses", json={"input": "Is 5 the same answer as five?"})
+
+    assert _text(policy) == "four"
+    assert judge.status_code == 200
+    assert _text(judge.json()) == "[[A=B]]"
+    assert chat.status_code == 200
+    assert chat.json()["choices"][0]["message"]["content"] == "[[A=B]]"
+    # A prompt the verifier builds differently from the recording's finds nothing: a 404, not a guess.
+    assert other.status_code == 404
+
+
+def test_a_recorded_judge_text_answers_for_the_episode_played_last_once(tmp_path: Path) -> None:
+    rows = [
+        _rollout("Capital of France?", "Paris", 1.0, judge_output="The grade is A."),
+        _rollout("Capital of Peru?", "Quito", 0.0, judge_output="The grade is B."),
+    ]
+    server = ReplayModelServer(ReplayModelConfig(rollouts=str(_write(tmp_path / "r.jsonl", rows))))
+    judge = {"messages": [{"role": "user", "content": "Grade this answer: ..."}]}
+
+    with serve_app(server.build_app()) as url:
+        before = httpx.post(f"{url}/v1/chat/completions", json=judge)
+        httpx.post(f"{url}/v1/responses", json={"input": "Capital of Peru?"}).raise_for_status()
+        peru = httpx.post(f"{url}/v1/chat/completions", json=judge)
+        again = httpx.post(f"{url}/v1/chat/completions", json=judge)
+        httpx.post(f"{url}/v1/responses", json={"input": "Capital of France?"}).raise_for_status()
+        france = httpx.post(f"{url}/v1/responses", json={"input": "Grade this answer: ..."})
+
+    assert before.status_code == 404  # no episode played yet
+    assert peru.json()["choices"][0]["message"]["content"] == "The grade is B."
+    assert again.status_code == 404  # each recorded text answers once
+    assert _text(france.json()) == "The grade is A."
+
+
+# ------------------------------------------------------------------------------- the harness
+
+
+def _server(root: Path, name: str, fields: dict[str, Any], rows: list[dict[str, Any]], code: str = "") -> None:
+    folder = root / "resources_servers" / name
+    (folder / "configs").mkdir(parents=True)
+    (folder / "app.py").write_text(code or "print('a NeMo server')\n")
+    config = {name: {"resources_servers": {name: {"entrypoint": "app.py", **fields}}}}
+    (folder / "configs" / f"{name}.yaml").write_text(yaml.safe_dump(config))
+    _write(folder / "data" / "example_rollouts.jsonl", rows)
+
+
+@pytest.fixture
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A nemo-gym release as the cache holds it, with three judge servers and one that runs Ray tasks."""
+    monkeypatch.setenv("GYMBOX_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "cache" / "nemo-gym" / VERSION
+    (root / "nemo_gym").mkdir(parents=True)
+    judge = {"judge_model_server": {"type": "responses_api_models", "name": "judge_model"}, "max_output_tokens": 64}
+    call = _judge_call(JUDGE_PROMPT, "[[A=B]]")
+    _server(root, "by_calls", judge, [_rollout("q", "a", 1.0, judge_evaluations=[call])])
+    _server(root, "by_text", judge, [_rollout("q", "a", 1.0, judge_output="A")])
+    _server(root, "unrecorded", judge, [_rollout("q", "a", 1.0)])
+    _server(root, "ray_tasks", {}, [_rollout("q", "a", 1.0)], code="import ray\n\n@ray.remote\ndef f(): ...\n")
+    return root
+
+
+def test_judge_servers_run_when_their_recording_answers_for_the_judge(release: Path) -> None:
+    cases = {c.name: c for c in release_cases(VERSION)}
+
+    assert (cases["by_calls"].skip, cases["by_calls"].judged) == ("", "calls")
+    assert (cases["by_text"].skip, cases["by_text"].judged) == ("", "text")
+    assert cases["by_calls"].models == ["judge_model"]
+    assert cases["unrecorded"].skip == "needs a judge; its recording lacks the judge's answers"
+    table = markdown_table([ServerResult("by_text", True, True, 1, 1, judged="text")])
+    assert "| `by_text` | yes | yes | 1 | 1/1 | judge replayed from its recorded text |" in table
+
+
+def test_a_judge_reference_reaches_replay_model_and_ray_task_servers_run_their_own_ray(
+    release: Path, tmp_path: Path
+) -> None:
+    cases = [c for c in release_cases(VERSION) if c.name in ("by_calls", "ray_tasks")]
+    config_file = tmp_path / "servers.yaml"
+    config_file.write_text(yaml.safe_dump(servers_config(cases, VERSION, "http://172.17.0.1:4567")))
+    stack = container_stack(load_config([config_file], env_file=Path("/dev/null")))
+
+    judged = nemo_config_dict(stack, "by_calls", {})
+    ray_tasks = nemo_config_dict(stack, "ray_tasks", {})
+
+    # NeMo's server client dials http://host:port of the instance its judge_model_server names.
+    assert judged["judge_model"]["responses_api_models"]["replay_model"]["host"] == "172.17.0.1"
+    assert judged["judge_model"]["responses_api_models"]["replay_model"]["port"] == 4567
+    assert judged["ray_head_node_address"].startswith("ray://")  # the stack's shared Ray head
+    # Its tasks need its own folder and Python, which only its container has: no shared head.
+    assert "ray_head_node_address" not in ray_tasks
