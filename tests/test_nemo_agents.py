@@ -169,6 +169,7 @@ def test_nemo_agent_and_model_run_nemos_process_and_the_agent_is_published_where
     peer = _config_dict(agent)["nemo_model"]["responses_api_models"]["openai_model"]
     assert (peer["host"], peer["port"]) == ("nemo_model", 8000)
     assert set(agent["depends_on"]) == {"counter", "nemo_model", "nemo_ray_0_4_0"}
+    assert _config_dict(agent)["head_server"] == {"host": "127.0.0.1", "port": 18600}  # NeMo servers validate it
 
 
 def test_the_head_server_serves_the_stack_as_the_host_sees_it(tmp_path: Path) -> None:
@@ -184,6 +185,8 @@ def test_the_head_server_serves_the_stack_as_the_host_sees_it(tmp_path: Path) ->
     agent = served["nemo_agent"]["responses_api_agents"]["simple_agent"]
     assert (agent["host"], agent["port"]) == ("127.0.0.1", 18500)
     assert "ray_head_node_address" not in served  # a client's dict, not a server's
+    (listed,) = json.loads(head["environment"]["GYMBOX_NEMO_HEAD_INSTANCES"])  # what ng_status shows
+    assert (listed["name"], listed["url"]) == ("nemo_agent", "http://127.0.0.1:18500")
 
 
 def test_secrets_stay_in_env_the_model_reads_its_key_through_oc_env(tmp_path: Path) -> None:

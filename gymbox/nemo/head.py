@@ -29,13 +29,16 @@ HEAD_SERVICE = "nemo_head"
 HEAD_ROLE = "nemo_head"
 HEAD_KEY = "head_server"  # NeMo's top-level key
 HOST = "127.0.0.1"
+INSTANCES_VAR = "GYMBOX_NEMO_HEAD_INSTANCES"  # what `GET /server_instances` lists (`ng_status` reads it)
 # NeMo's HeadServer app, served on the container's port (`HeadServer.run_webserver` would bind the dict's
 # head_server address, which is the host's view).
-_SERVE = (
-    "import uvicorn; from nemo_gym.server_utils import BaseServerConfig, HeadServer; "
-    f"uvicorn.run(HeadServer(config=BaseServerConfig(host='0.0.0.0', port={CONTAINER_PORT})).setup_webserver(), "
-    f"host='0.0.0.0', port={CONTAINER_PORT})"
-)
+_SERVE = f"""\
+import json, os, uvicorn
+from nemo_gym.server_utils import BaseServerConfig, HeadServer
+head = HeadServer(config=BaseServerConfig(host="0.0.0.0", port={CONTAINER_PORT}))
+head.set_server_instances(json.loads(os.environ["{INSTANCES_VAR}"]))
+uvicorn.run(head.setup_webserver(), host="0.0.0.0", port={CONTAINER_PORT})
+"""
 
 
 def nemo_agents(stack: ResolvedConfig) -> list[ServerInstance]:
@@ -79,6 +82,21 @@ def host_config_dict(inside: ResolvedConfig, host_ports: dict[str, int], port: i
     return out
 
 
+def server_instances(host_ports: dict[str, int]) -> list[dict[str, Any]]:
+    """NeMo's process table, as `ng_run` fills it: here the NeMo agents, at their host ports."""
+    return [
+        {
+            "process_name": name,
+            "server_type": Role.RESPONSES_API_AGENTS.value,
+            "name": name,
+            "host": HOST,
+            "port": port,
+            "url": f"http://{HOST}:{port}",
+        }
+        for name, port in sorted(host_ports.items())
+    ]
+
+
 def head_service(inside: ResolvedConfig, host_ports: dict[str, int], port: int, image: str, stack: str) -> Service:
     """The `nemo_head` service, in a NeMo server image (each holds nemo-gym)."""
     text = json.dumps(host_config_dict(inside, host_ports, port), separators=(",", ":"), ensure_ascii=False)
@@ -94,6 +112,9 @@ def head_service(inside: ResolvedConfig, host_ports: dict[str, int], port: int, 
         nemo_gym=True,
         secrets=False,
         # `$$`: compose would read a `${` in a value as its own interpolation.
-        environment={CONFIG_DICT_VAR: text.replace("$", "$$")},
+        environment={
+            CONFIG_DICT_VAR: text.replace("$", "$$"),
+            INSTANCES_VAR: json.dumps(server_instances(host_ports)),
+        },
         comment=f"NeMo Gym head server for NeMo's clients on the host: http://{HOST}:{port}",
     )

@@ -135,7 +135,10 @@ def nemo_config_dict(stack: ResolvedConfig, own: str | None, secret_names: dict[
     for key, value in {**PARSER_DEFAULTS, **stack.variables}.items():
         if not is_secret_key(key):
             out[key] = _omegaconf_text(value, None, secret=False)
-    out.setdefault("head_server", {"host": "127.0.0.1", "port": HEAD_SERVER_PORT})
+    # NeMo's servers validate `head_server` as they start: a `{port: N}` given for the head (gymbox.nemo.head)
+    # still needs a host.
+    given = out.get("head_server")
+    out["head_server"] = {"host": "127.0.0.1", "port": HEAD_SERVER_PORT, **(given if isinstance(given, dict) else {})}
     own_inst = stack.instances[own] if own is not None else None
     if own_inst is not None and is_nemo_server(own_inst):
         server = nemo_server(own_inst)
