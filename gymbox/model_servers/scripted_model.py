@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import time
+from functools import lru_cache, partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -50,6 +51,7 @@ from gymbox.protocol import input_items
 from gymbox.servers.app import EscapingJSONResponse
 
 SCRIPT_METADATA_KEY = "gymbox_script"
+TEMPLATE_CACHE_SIZE = 1024
 _SINGLE_EXPRESSION = re.compile(r"\{\{((?:(?!\{\{|\}\}).)*)\}\}", re.S)  # `{{ expr }}` and nothing else
 _ASSISTANT_ITEMS = {"function_call", "reasoning"}
 
@@ -86,7 +88,13 @@ class ScriptedModelServer:
     def __init__(self, config: ScriptedModelConfig | None = None, *, name: str = "", stack: Any = None) -> None:
         self.config = config or ScriptedModelConfig()
         self.name = name or "scripted_model"
-        self._env = Environment(undefined=StrictUndefined, autoescape=False)
+        env = Environment(undefined=StrictUndefined, autoescape=False)
+        # Scripts repeat across rows and turns: compiling a template costs more than the rest of a turn, so
+        # compiled ones are kept (bounded, since scripts can come from each row's metadata).
+        self._template = lru_cache(maxsize=TEMPLATE_CACHE_SIZE)(env.from_string)
+        self._expression = lru_cache(maxsize=TEMPLATE_CACHE_SIZE)(
+            partial(env.compile_expression, undefined_to_none=False)
+        )
         self._rules = [(re.compile(rule.match), rule.script) for rule in self.config.rules]
 
     def build_app(self) -> FastAPI:
@@ -198,8 +206,8 @@ class ScriptedModelServer:
         if isinstance(value, str):
             whole = _SINGLE_EXPRESSION.fullmatch(value)
             if whole:  # the expression's own value and type; text that looks like a number stays text
-                return self._env.compile_expression(whole.group(1), undefined_to_none=False)(**context)
-            return self._env.from_string(value).render(**context) if "{" in value else value
+                return self._expression(whole.group(1))(**context)
+            return self._template(value).render(**context) if "{" in value else value
         if isinstance(value, dict):
             return {k: self._render(v, context) for k, v in value.items()}
         if isinstance(value, list):
