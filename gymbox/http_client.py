@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from gymbox import json_codec
 from gymbox.errors import FailureKind, UpstreamError
 from gymbox.retry import CONNECTING, RetryPolicy
 
@@ -37,6 +38,7 @@ CONNECT_TIMEOUT_S = 10.0
 # A peer that is (re)starting refuses connections for a few seconds: resend what it never received.
 CONNECT_RETRY = RetryPolicy(attempts=4, base_s=0.25, cap_s=8.0, retry_on=CONNECTING)
 _SERVER_ERROR_STATUSES = frozenset({408, 429})
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass
@@ -132,11 +134,12 @@ class PeerClient:
         self, url: str, payload: Any, headers: dict[str, str] | None, timeout: aiohttp.ClientTimeout
     ) -> PeerResponse:
         try:
-            async with self.session.post(url, json=payload, headers=headers, timeout=timeout) as resp:
-                # Bytes straight to json.loads: no charset guess and no decoded copy first.
+            headers = {**JSON_HEADERS, **headers} if headers else JSON_HEADERS
+            async with self.session.post(url, data=json_codec.dumps(payload), headers=headers, timeout=timeout) as resp:
+                # Bytes straight to the parser: no charset guess and no decoded copy first.
                 raw = await resp.read()
                 try:
-                    body: Any = json.loads(raw) if raw else None
+                    body: Any = json_codec.loads(raw) if raw else None
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     body = raw.decode(resp.get_encoding(), errors="replace")
                 return PeerResponse(resp.status, body, {k: m.value for k, m in resp.cookies.items()})

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from gymbox import json_codec
+
 
 def sibling(output: Path, suffix: str) -> Path:
     """`rollouts.jsonl` -> `rollouts_<suffix>`."""
@@ -43,10 +45,7 @@ class JsonlAppender:
 
 
 def _json_line(obj: dict[str, Any]) -> bytes:
-    try:
-        return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
-    except UnicodeEncodeError:  # a lone surrogate (a model can emit "\ud800"): escaped, it is still valid JSON
-        return (json.dumps(obj) + "\n").encode()
+    return json_codec.dumps(obj) + b"\n"
 
 
 def rollout_key(task_key: str, repeat: int) -> str:

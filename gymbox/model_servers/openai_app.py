@@ -21,6 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from gymbox import json_codec
 from gymbox.servers.app import EscapingJSONResponse, ToolError, create_app, describe_validation_errors
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -113,7 +114,7 @@ _ROUTES = ("POST /v1/responses", "POST /v1/chat/completions", "GET /v1/models", 
 async def json_object(request: Request) -> dict[str, Any]:
     """The request's JSON body, which must be an object (else a 400 in OpenAI's shape)."""
     try:
-        body = json.loads(await request.body())
+        body = json_codec.loads(await request.body())
     except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise ModelServerError("request body is not valid JSON", 400) from None
     if not isinstance(body, dict):

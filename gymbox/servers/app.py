@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from gymbox import json_codec
 from gymbox.servers.metrics import install_metrics
 
 _MAX_ERROR_CHARS = 1200
@@ -31,10 +32,7 @@ class EscapingJSONResponse(JSONResponse):
     write one) is sent as its escape, still valid JSON, instead of failing the answer with a 500."""
 
     def render(self, content: Any) -> bytes:
-        try:
-            return super().render(content)
-        except UnicodeEncodeError:
-            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode()
+        return json_codec.dumps(content)
 
 
 def body_json(body: BaseModel, **kwargs: Any) -> dict[str, Any]:

@@ -25,7 +25,6 @@ ends the episode's session.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing_extensions import TypeVar as DefaultTypeVar
 
+from gymbox import json_codec
 from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
 from gymbox.servers.app import EscapingJSONResponse, ToolError, body_json, create_app, describe_validation_errors
@@ -329,7 +329,7 @@ async def read_json(request: Request) -> Any:
     if not raw.strip() or raw.strip() in (b'""', b"null"):
         return {}
     try:
-        return json.loads(raw)
+        return json_codec.loads(raw)
     except (ValueError, RecursionError) as exc:  # bad JSON, bytes of no Unicode encoding, too deep
         raise ToolError(f"request body is not valid JSON: {exc}", status_code=400) from None
 

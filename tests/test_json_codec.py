@@ -1,0 +1,38 @@
+"""gymbox.json_codec: orjson's speed without its refusals."""
+
+import json
+import math
+
+import pytest
+
+from gymbox import json_codec
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": "héllo ☃", "n": 3, "x": 1.5, "items": [None, True, {"a": []}]},
+        {"lone": "\ud800 surrogate"},  # a model can write one: orjson refuses, json escapes it
+        {"big": 2**80},  # beyond 64 bits
+        {1: "non-string key"},
+    ],
+)
+def test_dumps_round_trips_what_json_accepts(value: object) -> None:
+    assert json.loads(json_codec.dumps(value)) == json.loads(json.dumps(value))
+
+
+def test_nan_is_written_as_null() -> None:
+    assert json.loads(json_codec.dumps({"reward": math.nan})) == {"reward": None}
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '"\\ud800"', '{"a": 1}', b'[1, "\xc3\xa9"]'])
+def test_loads_accepts_what_json_accepts(text: str | bytes) -> None:
+    expected = json.loads(text)
+    got = json_codec.loads(text)
+    assert json.dumps(got) == json.dumps(expected)
+
+
+@pytest.mark.parametrize("text", ["{", "", b"\xff"])
+def test_loads_raises_json_errors_on_bad_json(text: str | bytes) -> None:
+    with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)):
+        json_codec.loads(text)
