@@ -221,3 +221,21 @@ def test_a_stack_without_nemo_agents_has_no_head(tmp_path: Path) -> None:
 def test_a_replicated_nemo_agent_is_refused_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"stack\.yaml:\d+: nemo_agent: replicas: 2: .*fixed host port"):
         _render(nemo_tree(tmp_path / "wheel"), tmp_path, replicas=2)
+
+
+def test_ps_and_up_show_where_the_head_listens() -> None:
+    from gymbox.docker.records import parse_inspect
+    from gymbox.docker.status_table import service_rows
+
+    labels = {"gymbox.stack": "s", "gymbox.instance": "nemo_head", "gymbox.role": "nemo_head"}
+    inspect = {
+        "Id": "h",
+        "Name": "/gymbox-s-nemo_head-1",
+        "State": {"Status": "running", "Running": True},
+        "Config": {"Labels": {**labels, "com.docker.compose.service": "nemo_head"}, "Image": "i"},
+        "NetworkSettings": {"Ports": {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18600"}]}, "Networks": {}},
+    }
+
+    (row,) = service_rows(parse_inspect(json.dumps([inspect])))
+
+    assert (row["service"], row["role"], row["urls"]) == ("nemo_head", "nemo head", ["http://127.0.0.1:18600"])
