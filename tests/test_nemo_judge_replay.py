@@ -149,3 +149,19 @@ def test_a_judge_reference_reaches_replay_model_and_ray_task_servers_run_their_o
     assert judged["ray_head_node_address"].startswith("ray://")  # the stack's shared Ray head
     # Its tasks need its own folder and Python, which only its container has: no shared head.
     assert "ray_head_node_address" not in ray_tasks
+
+
+def test_a_task_row_from_a_recording_keeps_only_the_fields_data_rows_have(release: Path) -> None:
+    from gymbox.nemo.conformance import task_rows
+
+    folder = release / "resources_servers" / "by_text"
+    (folder / "data" / "example.jsonl").write_text(
+        json.dumps({"responses_create_params": {"input": "another task"}, "expected_answer": "B"}) + "\n"
+    )
+    _write(folder / "data" / "example_rollouts.jsonl", [_rollout("q", "a", 1.0, expected_answer="A", verdict="ok")])
+    (case,) = release_cases(VERSION, ["by_text"])
+
+    (row,) = task_rows(case)
+
+    # `verdict` is the verifier's answer, which a verifier adding its own (`**body, verdict=...`) rejects.
+    assert row == {"responses_create_params": {"input": [{"role": "user", "content": "q"}]}, "expected_answer": "A"}

@@ -222,7 +222,9 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
 
     That is the data row it was collected from, when example.jsonl has it (recorded rollouts of older
     releases keep only the input, not the task fields a server seeds from); of several data rows with
-    the same input, the one whose task fields the rollout echoes. Else the rollout without its outcome.
+    the same input, the one whose task fields the rollout echoes. Else the rollout without its outcome,
+    and, where example.jsonl has rows, only the fields they have: a verifier that adds `verdict` to its
+    answer (`**body, verdict=...`) fails on a task row that already holds one.
     """
     examples: dict[str, list[dict[str, Any]]] = {}
     example_file = case.folder / "data" / "example.jsonl"
@@ -233,6 +235,7 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
                 examples.setdefault(_row_key(row), []).append(row)
             except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
                 continue
+    task_fields = {k for rows in examples.values() for row in rows for k in row} | {PARAMS, "agent_ref"}
     rows = []
     used: set[int] = set()
     for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
@@ -241,7 +244,9 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
         candidates = examples.get(_row_key(rollout), [])
         echoed = [c for c in candidates if all(rollout.get(k, v) == v for k, v in c.items() if k != PARAMS)]
         unused = [c for c in echoed or candidates if id(c) not in used]  # same input: each data row once
-        chosen = (unused or echoed or candidates or [task_row(rollout)])[0]
+        own = task_row(rollout)
+        own = {k: v for k, v in own.items() if k in task_fields} if examples else own
+        chosen = (unused or echoed or candidates or [own])[0]
         used.add(id(chosen))
         rows.append(chosen)
     return rows
