@@ -165,3 +165,18 @@ def test_a_task_row_from_a_recording_keeps_only_the_fields_data_rows_have(releas
 
     # `verdict` is the verifier's answer, which a verifier adding its own (`**body, verdict=...`) rejects.
     assert row == {"responses_create_params": {"input": [{"role": "user", "content": "q"}]}, "expected_answer": "A"}
+
+
+def test_a_recorded_judge_prompt_gets_its_recorded_text(tmp_path: Path) -> None:
+    rubric = [{"judge_prompt": "Does it name Paris?", "judge_response": '{"result": "PASS"}'}]
+    row = _rollout("Capital of France?", "Paris", 1.0, rubric_evaluations=rubric)
+    server = ReplayModelServer(ReplayModelConfig(rollouts=str(_write(tmp_path / "r.jsonl", [row]))))
+    judge = [{"role": "system", "content": "You grade answers."}, {"role": "user", "content": "Does it name Paris?"}]
+
+    with serve_app(server.build_app()) as url:
+        answers = [httpx.post(f"{url}/v1/responses", json={"input": judge}) for _ in range(2)]
+        other = httpx.post(f"{url}/v1/responses", json={"input": [{"role": "user", "content": "Does it name Rome?"}]})
+
+    # Matched by the prompt alone (the row does not hold the system message), as often as it is asked.
+    assert [_text(a.json()) for a in answers] == ['{"result": "PASS"}'] * 2
+    assert other.status_code == 404

@@ -17,6 +17,9 @@ and gets the judge's recorded answer; the verifier's own prompt, verdict parsing
 - Where a row records the judge's calls (`judge_evaluations: [{responses_create_params, response}]`, or
   `judge_responses_create_params` + `judge_response`), each call is one more recording, matched by its
   input exactly like a policy turn: a prompt the verifier now builds differently finds no recording.
+- Where a row records each judge prompt and the judge's text (`rubric_evaluations: [{judge_prompt,
+  judge_response}]`), a judge request whose last user message is a recorded prompt gets its text (the
+  system message, which the row does not hold, is not compared).
 - Where a row records only the judge's text (`judge_output`), a judge request that matches no recording
   is answered with that text, taken from the episode whose first policy turn was played last (each text
   once). That is right only when episodes are played one at a time, as `gymbox.nemo.conformance` plays
@@ -69,6 +72,7 @@ OUTCOME_FIELDS = frozenset({"response", "reward", "_ng_task_index", "_ng_rollout
 JUDGE_CALLS_FIELD = "judge_evaluations"
 JUDGE_CALL_FIELDS = ("judge_responses_create_params", "judge_response")
 JUDGE_TEXT_FIELD = "judge_output"
+JUDGE_PROMPTS_FIELD = "rubric_evaluations"
 
 
 class ReplayModelConfig(BaseModel):
@@ -169,13 +173,25 @@ def judge_calls(row: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str
     return calls
 
 
+def judge_prompts(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(prompt, the judge's text) of each judge call whose prompt and answer a recorded rollout holds."""
+    entries = row.get(JUDGE_PROMPTS_FIELD)
+    return [
+        (e["judge_prompt"], e["judge_response"])
+        for e in entries or []
+        if isinstance(e, dict) and isinstance(e.get("judge_prompt"), str) and isinstance(e.get("judge_response"), str)
+    ]
+
+
 def judge_record(rows: Iterable[dict[str, Any]]) -> str:
-    """How recorded rollouts hold their judge's answers: "calls" (requests and responses), "text" (only
-    the judge's text), or "" (not at all). A field present but null (the verifier decided without its
-    judge) counts as recorded."""
+    """How recorded rollouts hold their judge's answers: "calls" (requests and responses), "prompts"
+    (prompts and texts), "text" (only the judge's text), or "" (not at all). A field present but null
+    (the verifier decided without its judge) counts as recorded."""
     rows = list(rows)
     if rows and all(JUDGE_CALLS_FIELD in r or all(f in r for f in JUDGE_CALL_FIELDS) for r in rows):
         return "calls"
+    if rows and all(isinstance(r.get(JUDGE_PROMPTS_FIELD), list) for r in rows):
+        return "prompts"
     if rows and all(JUDGE_TEXT_FIELD in r for r in rows):
         return "text"
     return ""
@@ -195,6 +211,7 @@ class ReplayModelServer:
         self.name = name or "replay_model"
         files = [config.rollouts] if isinstance(config.rollouts, str) else config.rollouts
         self.episodes: dict[str, list[RecordedEpisode]] = {}
+        self._prompt_texts: dict[str, list[str]] = {}
         for file in files:
             self._load(Path(file))
         self._lengths = sorted({e.input_length for eps in self.episodes.values() for e in eps})
@@ -204,6 +221,10 @@ class ReplayModelServer:
         self._lock = threading.Lock()
         # The judge texts of the episode whose first turn was played last, not yet answered.
         self._judge_texts: list[str] = []
+        # Recorded judge prompts -> their texts, played in turn where a prompt recurs.
+        self._prompted: dict[str, Iterator[str]] = {
+            prompt: itertools.cycle(texts) for prompt, texts in self._prompt_texts.items()
+        }
 
     def _load(self, path: Path) -> None:
         if not path.is_file():
@@ -215,6 +236,8 @@ class ReplayModelServer:
             self._add(f"{path}:{number}", row[PARAMS], row["response"], judge_texts=texts)
             for where, params, response in calls:
                 self._add(f"{path}:{number} {where}", params, response, judge=True)
+            for prompt, judged in judge_prompts(row):
+                self._prompt_texts.setdefault(prompt, []).append(judged)
 
     def _add(
         self,
@@ -278,9 +301,15 @@ class ReplayModelServer:
         return self._response(params, f"{episode.source}|{step}", output, episode if last else None)
 
     def _judge_text_answer(self, params: dict[str, Any], items: list[Any]) -> dict[str, Any]:
-        """A request no recording has: the next judge text of the episode played last, else a 404."""
+        """A request no recording has: the text recorded for its prompt, else the next judge text of the
+        episode played last, else a 404."""
+        users = [_text(i.get("content")) for i in items if isinstance(i, dict) and i.get("role") == "user"]
         with self._lock:
-            text = self._judge_texts.pop(0) if self._judge_texts else None
+            prompted = self._prompted.get(users[-1]) if users and isinstance(users[-1], str) else None
+            if prompted is not None:
+                text: str | None = next(prompted)
+            else:
+                text = self._judge_texts.pop(0) if self._judge_texts else None
         if text is None:
             first_user = next(
                 (_text(i.get("content")) for i in items if isinstance(i, dict) and i.get("role") == "user"), ""

@@ -42,7 +42,11 @@ REPLAY_INSTANCE = "replay_policy"
 AGENTS = "responses_api_agents"
 PARAMS = "responses_create_params"
 MODELS = "responses_api_models"
-JUDGED = {"calls": "judge replayed from its recorded calls", "text": "judge replayed from its recorded text"}
+JUDGED = {
+    "calls": "judge replayed from its recorded calls",
+    "prompts": "judge replayed from its recorded prompts and texts",
+    "text": "judge replayed from its recorded text",
+}
 _OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
 # A setting of a key or endpoint that is given (not null): `max_output_tokens` or a literal token is none.
 _SECRET_SETTING = re.compile(r"(api_key|access_token|auth_token|base_url)\w*: (?!null$)", re.MULTILINE)
@@ -57,7 +61,7 @@ class ServerCase:
     fields: dict[str, Any] = field(default_factory=dict)  # its resources-server fields from its own config
     skip: str = ""  # why it is not run
     models: list[str] = field(default_factory=list)  # model instances its fields name (its judge)
-    judged: str = ""  # how replay_model answers its judge: "calls", "text" (see replay_model)
+    judged: str = ""  # how replay_model answers its judge: "calls", "prompts", "text" (see replay_model)
 
 
 @dataclass
