@@ -17,6 +17,7 @@ from gymbox.docker.render import container_stack
 from gymbox.model_servers.replay_model import ReplayModelConfig, ReplayModelServer
 from gymbox.nemo.conformance import ServerResult, markdown_table, release_cases, servers_config
 from gymbox.nemo.runtime import nemo_config_dict
+from gymbox.nemo.servers import nemo_server
 from gymbox.testing import serve_app
 
 VERSION = "0.4.0"
@@ -180,3 +181,103 @@ def test_a_recorded_judge_prompt_gets_its_recorded_text(tmp_path: Path) -> None:
     # Matched by the prompt alone (the row does not hold the system message), as often as it is asked.
     assert [_text(a.json()) for a in answers] == ['{"result": "PASS"}'] * 2
     assert other.status_code == 404
+
+
+# ------------------------------------------------------------------- servers driven by NeMo's own agents
+
+BOARD = "Board: P_O"
+
+
+def _gym_rollout(seed: int, moves: list[str], reward: float) -> dict[str, Any]:
+    """A NeMo gymnasium_agent recording: its input holds the first observation, its output the model's
+    moves with each later observation as a user message between them."""
+    output: list[dict[str, Any]] = []
+    for number, move in enumerate(moves):
+        if number:
+            output.append({"role": "user", "content": f"Board after {number} move(s)", "type": "message"})
+        output.append(_message("assistant", move))
+    task = [{"role": "user", "content": "Solve it."}]
+    return {
+        "responses_create_params": {"input": [*task, {"role": "user", "content": BOARD, "type": "message"}]},
+        "response": {"id": "resp_1", "output": output, "status": "completed"},
+        "reward": reward,
+        "_ng_task_index": seed - 1,
+    }
+
+
+@pytest.fixture
+def gym_release(release: Path) -> Path:
+    """The release fixture plus a gymnasium-style server whose config drives it with NeMo's gymnasium_agent."""
+    _server(release, "gym_env", {"domain": "games"}, [_gym_rollout(2, ["<a>Left</a>", "<a>Up</a>"], 1.0)])
+    folder = release / "resources_servers" / "gym_env"
+    _write(
+        folder / "data" / "example.jsonl",
+        [{"seed": s, "responses_create_params": {"input": "Solve it."}} for s in (1, 2)],
+    )
+    config = yaml.safe_load((folder / "configs" / "gym_env.yaml").read_text())
+    agent = {
+        "entrypoint": "app.py",
+        "resources_server": {"type": "resources_servers", "name": "gym_env"},
+        "model_server": {"type": "responses_api_models", "name": "policy_model"},
+        "max_steps": 7,
+    }
+    config["gym_env_gymnasium_agent"] = {"responses_api_agents": {"gymnasium_agent": agent}}
+    (folder / "configs" / "gym_env.yaml").write_text(yaml.safe_dump(config))
+    (release / "responses_api_agents" / "gymnasium_agent").mkdir(parents=True)
+    (release / "responses_api_agents" / "gymnasium_agent" / "app.py").write_text("print('NeMo agent')\n")
+    _server(release, "other_agent", {}, [_rollout("q", "a", 1.0)])
+    other = release / "resources_servers" / "other_agent" / "configs" / "other_agent.yaml"
+    config = yaml.safe_load(other.read_text())
+    config["its_agent"] = {"responses_api_agents": {"not_shipped_agent": {"entrypoint": "app.py"}}}
+    other.write_text(yaml.safe_dump(config))
+    return release
+
+
+def test_a_server_driven_by_nemos_agent_runs_with_it_in_the_stack_at_the_replay_model(
+    gym_release: Path, tmp_path: Path
+) -> None:
+    cases = {c.name: c for c in release_cases(VERSION)}
+    case = cases["gym_env"]
+    case.agent_port = 18555
+    config_file = tmp_path / "servers.yaml"
+    config_file.write_text(yaml.safe_dump(servers_config([case], VERSION, "http://172.17.0.1:4567", head_port=11555)))
+    config = load_config([config_file], env_file=Path("/dev/null"))
+    agent = nemo_config_dict(container_stack(config), "gym_env_agent", {})
+
+    assert (case.skip, case.agent) == ("", "gymnasium_agent")
+    assert cases["other_agent"].skip == "driven by NeMo's own not_shipped_agent, which this release does not ship"
+    # NeMo's own agent, with the config's fields, published on its host port for `gymbox rollout --url`.
+    assert config.instances["gym_env_agent"].config.port == 18555
+    assert config.variables["head_server"] == {"port": 11555}
+    fields = agent["gym_env_agent"]["responses_api_agents"]["gymnasium_agent"]
+    assert fields["max_steps"] == 7
+    assert (
+        nemo_server(config.instances["gym_env_agent"]).folder
+        == gym_release / "responses_api_agents" / "gymnasium_agent"
+    )
+    assert fields["resources_server"] == {"type": "resources_servers", "name": "gym_env"}
+    # Its model is replay_model outside the stack, dialled at the URL's host and port.
+    assert fields["model_server"] == {"type": "responses_api_models", "name": "replay_policy"}
+    replay = agent["replay_policy"]["responses_api_models"]["replay_model"]
+    assert (replay["host"], replay["port"]) == ("172.17.0.1", 4567)
+
+
+def test_a_recording_whose_input_holds_the_first_observation_is_played_from_its_indexed_data_row(
+    gym_release: Path, tmp_path: Path
+) -> None:
+    from gymbox.nemo.conformance import task_rows
+
+    (case,) = release_cases(VERSION, ["gym_env"])
+    (row,) = task_rows(case)
+    server = ReplayModelServer(ReplayModelConfig(rollouts=str(case.folder / "data" / "example_rollouts.jsonl")))
+    first = [{"role": "user", "content": "Solve it."}, {"role": "user", "content": BOARD}]
+
+    with serve_app(server.build_app()) as url:
+        move_1 = httpx.post(f"{url}/v1/responses", json={"input": first}).json()
+        after = [*first, *move_1["output"], {"role": "user", "content": "Board after 1 move(s)"}]
+        move_2 = httpx.post(f"{url}/v1/responses", json={"input": after}).json()
+
+    # The data row its _ng_task_index names (its seed), which the agent sends before any observation.
+    assert row["seed"] == 2
+    # Each step's observation (a user message) ends a model turn: one move per call, as recorded.
+    assert [_text(move_1), _text(move_2)] == ["<a>Left</a>", "<a>Up</a>"]

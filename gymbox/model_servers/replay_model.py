@@ -6,8 +6,9 @@ It loads rollout files (NeMo Gym's `example_rollouts.jsonl`, or gymbox's own `gy
 each row's `responses_create_params.input` and the `output` of its `response`. A request is matched to a
 row by its input (the row's input items, compared by role and text for messages, so a data row and its
 rollout match whether or not their messages say `"type": "message"`); the episode items after that input
-say how many model turns were played. A turn is the items up to the next tool outputs: turn i answers the
-i-th model call of the episode with exactly the recorded items (function calls, messages, reasoning).
+say how many model turns were played. A turn is the items up to the next tool outputs or environment
+message (a user turn a gymnasium-style agent adds after each step): turn i answers the i-th model call of
+the episode with exactly the recorded items (function calls, messages, reasoning).
 
 Rows with the same input are played in file order, one per episode (round robin), so a file that holds
 several rollouts of one task replays each of them once per pass.
@@ -64,6 +65,7 @@ from gymbox.protocol import input_items
 from gymbox.servers.app import EscapingJSONResponse
 
 TOOL_OUTPUT = "function_call_output"
+ENVIRONMENT_ROLES = frozenset({"user", "system", "developer"})  # messages in an episode not from the model
 PARAMS = "responses_create_params"
 # A recorded rollout's outcome, not part of its task: what `task_row` removes.
 OUTCOME_FIELDS = frozenset({"response", "reward", "_ng_task_index", "_ng_rollout_index", "status", "gymbox"})
@@ -120,12 +122,23 @@ def _text(content: Any) -> Any:
     return [part.get("text") if "text" in part else json.dumps(part, sort_keys=True) for part in parts]
 
 
+def _from_environment(item: Any) -> bool:
+    """Not the model's: a tool output, or a user/system message that an agent put in the episode (NeMo's
+    gymnasium_agent adds each step's observation as a user message)."""
+    if not isinstance(item, dict):
+        return False
+    return item.get("type") == TOOL_OUTPUT or (
+        item.get("type", "message") == "message" and item.get("role") in ENVIRONMENT_ROLES
+    )
+
+
 def split_turns(output: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """A recorded episode's output as model turns: each turn ends where tool outputs begin."""
+    """A recorded episode's output as model turns: each turn ends where tool outputs or environment
+    messages begin."""
     turns: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     for item in output:
-        if item.get("type") == TOOL_OUTPUT:
+        if _from_environment(item):
             if current:
                 turns.append(current)
                 current = []
@@ -137,10 +150,11 @@ def split_turns(output: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def turns_played(episode_items: list[Any]) -> int:
-    """How many model turns the items after the input hold (runs of items between tool outputs)."""
+    """How many model turns the items after the input hold (runs of model items between tool outputs
+    and environment messages)."""
     count, in_turn = 0, False
     for item in episode_items:
-        is_output = isinstance(item, dict) and item.get("type") == TOOL_OUTPUT
+        is_output = _from_environment(item)
         if not is_output and not in_turn:
             count += 1
         in_turn = not is_output

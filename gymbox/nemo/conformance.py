@@ -10,7 +10,12 @@ A server whose verifier asks a judge model is run when its recording holds the j
 model references (`judge_model_server: {type: responses_api_models, name: ...}`) name `url:` instances at
 `replay_model`, which plays the recorded judge calls (matched by input) or the recorded judge text (of
 the episode played last: rows are collected one at a time). Its prompt, verdict parsing and reward run
-live. A server is skipped, with the reason, when it needs something else from outside (a model its
+live.
+
+A server whose config drives it with NeMo's own agent (gymnasium_agent, tool_simulation_agent, ...) runs
+with that agent in the stack, as the config gives it (its fields; `nemo_gym: {server, version}`), its
+`model_server` the `url:` instance at `replay_model`, published on a free host port; `gymbox rollout
+--url` collects from it. A server is skipped, with the reason, when it needs something else from outside (a model its
 recording does not answer for, an API key, a requirement from outside PyPI, a GPU) or has no usable
 recording. `benchmarks/nemo_replay_all.py`
 runs every server; `tests/docker/test_nemo_replay.py` a representative few.
@@ -35,6 +40,7 @@ from gymbox.errors import ConfigError
 from gymbox.model_servers.replay_model import input_key, judge_record, read_rollouts, task_row
 from gymbox.nemo.images import server_requirements
 from gymbox.nemo.release import release_root
+from gymbox.nemo.runtime import HEAD_SERVER_PORT
 from gymbox.nemo.servers import ROLE
 from gymbox.protocol import input_items
 
@@ -62,6 +68,9 @@ class ServerCase:
     skip: str = ""  # why it is not run
     models: list[str] = field(default_factory=list)  # model instances its fields name (its judge)
     judged: str = ""  # how replay_model answers its judge: "calls", "prompts", "text" (see replay_model)
+    agent: str = ""  # NeMo's own agent that drives it ("": gymbox's simple_agent, served by the harness)
+    agent_fields: dict[str, Any] = field(default_factory=dict)  # that agent's fields from the config
+    agent_port: int = 0  # the host port its NeMo agent is published on (set per batch)
 
 
 @dataclass
@@ -94,13 +103,11 @@ def _case(folder: Path) -> ServerCase:
     if config is None:
         case.skip = "no config of its own"
         return case
-    text = yaml.safe_dump(config)
-    entries = [body for body in config.values() if isinstance(body, dict) and ROLE in body]
-    server = next((e[ROLE] for e in entries if folder.name in e[ROLE]), None)
-    if server is None:
+    instance = next((k for k, e in config.items() if isinstance(e, dict) and folder.name in e.get(ROLE, {})), None)
+    if instance is None:
         case.skip = "its config names no resources server of this folder"
         return case
-    case.fields = dict(server[folder.name] or {})
+    case.fields = dict(config[instance][ROLE][folder.name] or {})
     case.models = sorted({ref.name for _, ref in server_refs(case.fields) if ref.type == MODELS})
     # Model instances (a judge's vLLM, ...) are not run here, nor the top-level values only they read:
     # their settings are no reason to skip.
@@ -108,9 +115,12 @@ def _case(folder: Path) -> ServerCase:
     raw_requirements = (folder / "requirements.txt").read_text() if (folder / "requirements.txt").is_file() else ""
     requirements = server_requirements(raw_requirements)
     rollouts = folder / "data" / "example_rollouts.jsonl"
-    agents = sorted({next(iter(e[AGENTS])) for e in config.values() if isinstance(e, dict) and AGENTS in e})
-    if agents and agents != ["simple_agent"]:
-        case.skip = f"driven by NeMo's own {', '.join(agents)}, not a simple_agent"
+    case.agent, case.agent_fields = _nemo_agent(config, instance)
+    agent_folder = folder.parent.parent / AGENTS / case.agent
+    if case.agent and (agent_folder / "requirements.txt").is_file():  # its image installs them too
+        requirements += "\n" + server_requirements((agent_folder / "requirements.txt").read_text())
+    if case.agent and not (agent_folder / "app.py").is_file():
+        case.skip = f"driven by NeMo's own {case.agent}, which this release does not ship"
     elif _needs_model(config) and not (case.models and _judge_recorded(case, rollouts)):
         recorded = case.models and rollouts.is_file() and _has_rollouts(rollouts)
         case.skip = "needs a judge; its recording lacks the judge's answers" if recorded else _NEEDS_MODEL
@@ -134,6 +144,21 @@ def _case(folder: Path) -> ServerCase:
 
 
 _NEEDS_MODEL = "needs a judge or other model server"
+
+
+def _nemo_agent(config: dict[str, Any], instance: str) -> tuple[str, dict[str, Any]]:
+    """(implementation, fields) of NeMo's own agent the config drives the server with; ("", {}) where
+    that is a simple_agent, which gymbox has (one that names the server first)."""
+    found = [
+        (impl, dict(fields or {}))
+        for body in config.values()
+        if isinstance(body, dict) and isinstance(body.get(AGENTS), dict)
+        for impl, fields in body[AGENTS].items()
+    ]
+    found.sort(key=lambda agent: (agent[1].get("resources_server") or {}).get("name") != instance)
+    if not found or found[0][0] == "simple_agent":
+        return "", {}
+    return found[0]
 
 
 def _has_rollouts(path: Path) -> bool:
@@ -182,17 +207,35 @@ def _reward(row: dict[str, Any]) -> float | None:
 # ------------------------------------------------------------------------------------------ a batch
 
 
-def servers_config(cases: list[ServerCase], version: str, replay_url: str) -> dict[str, Any]:
-    """A gymbox config of the servers alone (and so their Ray head): each in its own container. A server
-    that crashes stays down (`restart: "no"`), so it is seen failed at once. The model instances their
-    fields name (judges) are `url:` instances at `replay_url`, outside the stack."""
+def servers_config(
+    cases: list[ServerCase], version: str, replay_url: str, *, head_port: int | None = None
+) -> dict[str, Any]:
+    """A gymbox config of the servers (and so their Ray head): each in its own container. A server that
+    crashes stays down (`restart: "no"`), so it is seen failed at once. The model instances their fields
+    name (judges) are `url:` instances at `replay_url`, outside the stack. A server driven by NeMo's own
+    agent gets that agent in the stack too, published on the host at its `agent_port`, its model the
+    `url:` instance REPLAY_INSTANCE; the stack's NeMo head server is then published on `head_port`."""
+    judges = sorted({m for case in cases for m in case.models})
+    nemo_agents = [case for case in cases if case.agent]
     config: dict[str, Any] = {
         name: {MODELS: {"replay_model": {"url": replay_url, "rollouts": []}}}
-        for name in sorted({m for case in cases for m in case.models})
+        for name in [*judges, *([REPLAY_INSTANCE] if nemo_agents else [])]
     }
     for case in cases:
         fields = {**case.fields, "nemo_gym": {"server": case.name, "version": version}, "restart": "no"}
         config[case.name] = {ROLE: {case.name: fields}}
+    for case in nemo_agents:
+        agent = {
+            **case.agent_fields,
+            "resources_server": {"type": ROLE, "name": case.name},
+            "model_server": {"type": MODELS, "name": REPLAY_INSTANCE},
+            "nemo_gym": {"server": case.agent, "version": version},
+            "port": case.agent_port,
+            "restart": "no",
+        }
+        config[agent_name(case.name)] = {AGENTS: {case.agent: agent}}
+    if nemo_agents:
+        config["head_server"] = {"port": head_port or HEAD_SERVER_PORT}
     return config
 
 
@@ -226,17 +269,21 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
 
     That is the data row it was collected from, when example.jsonl has it (recorded rollouts of older
     releases keep only the input, not the task fields a server seeds from); of several data rows with
-    the same input, the one whose task fields the rollout echoes. Else the rollout without its outcome,
+    the same input, the one whose task fields the rollout echoes; else the data row its `_ng_task_index`
+    names, if the rollout's input extends that row's (an agent such as NeMo's gymnasium_agent records its
+    first observation as part of the input). Else the rollout without its outcome,
     and, where example.jsonl has rows, only the fields they have: a verifier that adds `verdict` to its
     answer (`**body, verdict=...`) fails on a task row that already holds one.
     """
     examples: dict[str, list[dict[str, Any]]] = {}
+    in_order: list[dict[str, Any]] = []
     example_file = case.folder / "data" / "example.jsonl"
     if example_file.is_file():
         for line in example_file.read_text(encoding="utf-8").splitlines():
             try:
                 row = json.loads(line)
                 examples.setdefault(_row_key(row), []).append(row)
+                in_order.append(row)
             except (json.JSONDecodeError, AttributeError, TypeError, KeyError):
                 continue
     task_fields = {k for rows in examples.values() for row in rows for k in row} | {PARAMS, "agent_ref"}
@@ -245,7 +292,7 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
     for _, rollout in read_rollouts(case.folder / "data" / "example_rollouts.jsonl"):
         if _reward(rollout) is None:
             continue
-        candidates = examples.get(_row_key(rollout), [])
+        candidates = examples.get(_row_key(rollout), []) or _indexed_row(in_order, rollout)
         echoed = [c for c in candidates if all(rollout.get(k, v) == v for k, v in c.items() if k != PARAMS)]
         unused = [c for c in echoed or candidates if id(c) not in used]  # same input: each data row once
         own = task_row(rollout)
@@ -258,6 +305,16 @@ def task_rows(case: ServerCase) -> list[dict[str, Any]]:
 
 def _row_key(row: dict[str, Any]) -> str:
     return input_key(input_items(row["responses_create_params"].get("input")))
+
+
+def _indexed_row(rows: list[dict[str, Any]], rollout: dict[str, Any]) -> list[dict[str, Any]]:
+    """[the data row at the rollout's `_ng_task_index`] when the rollout's input starts with its input."""
+    index = rollout.get("_ng_task_index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(rows):
+        return []
+    own = input_items(rows[index][PARAMS].get("input"))
+    recorded = input_items(rollout[PARAMS].get("input"))
+    return [rows[index]] if input_key(own) == input_key(recorded[: len(own)]) else []
 
 
 def compare(case: ServerCase, collected: list[dict[str, Any]]) -> tuple[int, int]:
@@ -411,26 +468,38 @@ def _run_batch(
     from gymbox.docker.images import BuildOptions, resolve_ca_bundle
     from gymbox.docker.stack import Stack
 
+    for case in batch:
+        case.agent_port = _free_port() if case.agent else 0
+    head_port = _free_port() if any(case.agent for case in batch) else None
     config_file = work / f"{stack}.yaml"
-    config_file.write_text(yaml.safe_dump(servers_config(batch, version, replay_url), sort_keys=False))
+    config_file.write_text(
+        yaml.safe_dump(servers_config(batch, version, replay_url, head_port=head_port), sort_keys=False)
+    )
     config = load_config([config_file], env_file=Path("/dev/null"))
     log(f"{stack}: starting {len(batch)} servers: {', '.join(c.name for c in batch)}")
     _, rendered = build_and_render(config, stack, BuildOptions(ca_bundle=resolve_ca_bundle(None)))
     running = Stack(stack, rendered.directory)
     with running.teardown_on_error():
         proc = running.start(work / f"{stack}-compose.log")
-        settled = _settle(running, [c.name for c in batch], timeout_s=SETTLE_TIMEOUT_S)
+        nemo_agents = {agent_name(c.name): c.name for c in batch if c.agent}
+        names = [*(c.name for c in batch), *nemo_agents]
+        settled = _settle(running, names, timeout_s=SETTLE_TIMEOUT_S, needs=nemo_agents)
         proc.wait(timeout=300)
-        addresses: dict[str, str] = {}
+        addresses: dict[str, str] = {}  # servers driven by gymbox's agent: their container URLs
+        agent_urls: dict[str, str] = {}  # servers driven by NeMo's agent: that agent's URL on the host
         for case in batch:
             state = settled[case.name]
+            if case.agent and state.startswith("http://") and not settled[agent_name(case.name)].startswith("http"):
+                state = f"NeMo's {case.agent} {settled[agent_name(case.name)]}"
             results[case.name].healthy = state.startswith("http://")
-            if results[case.name].healthy:
-                addresses[case.name] = state
-            else:
+            if not results[case.name].healthy:
                 results[case.name].reason = state
                 log(f"{case.name}: {state}")
-        _replay(batch, addresses, replay_url, work, results, log)
+            elif case.agent:
+                agent_urls[case.name] = f"http://127.0.0.1:{case.agent_port}"
+            else:
+                addresses[case.name] = state
+        _replay(batch, addresses, agent_urls, replay_url, work, results, log)
     running.down()
 
 
@@ -439,8 +508,18 @@ RAY_CLIENT_RETRIES = 2
 _RAY_CLIENT_FLAKE = re.compile(r"Starting Ray client server failed|Initialization failure from server")
 
 
-def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]:
-    """{server: its URL once healthy, else why not} once every server is healthy or has failed."""
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _settle(stack: Any, names: list[str], *, timeout_s: float, needs: dict[str, str] | None = None) -> dict[str, str]:
+    """{server: its URL once healthy, else why not} once every server is healthy or has failed.
+    `needs`: {agent: its server}; compose does not start an agent whose server failed."""
     import time
 
     from gymbox.docker.client import docker
@@ -465,6 +544,9 @@ def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]
                     docker("start", container.id, check=False)
                     continue
                 settled[name] = "did not start: " + _last_error_line(logs)
+        for name, server in (needs or {}).items():
+            if name not in settled and not settled.get(server, "http").startswith("http"):
+                settled[name] = f"not started: {server} did not start"
         time.sleep(2)
     for name in names:
         settled.setdefault(name, f"not healthy within {timeout_s:.0f} s")
@@ -474,26 +556,29 @@ def _settle(stack: Any, names: list[str], *, timeout_s: float) -> dict[str, str]
 def _replay(
     batch: list[ServerCase],
     addresses: dict[str, str],
+    agent_urls: dict[str, str],
     replay_url: str,
     work: Path,
     results: dict[str, ServerResult],
     log: Any,
 ) -> None:
-    """Serve an agent per healthy server here, collect each one's recorded tasks, compare the rewards."""
+    """Serve gymbox's agent here for each server at `addresses` (NeMo's agents are at `agent_urls`, in the
+    stack), collect each one's recorded tasks, compare the rewards."""
     from contextlib import ExitStack
 
     from gymbox.config import load_config
     from gymbox.registry import build_app
     from gymbox.testing import serve_app
 
-    if not addresses:
-        return
-    rollouts = [c.folder / "data" / "example_rollouts.jsonl" for c in batch if c.name in addresses]
-    config_file = work / "agents.yaml"
-    config_file.write_text(yaml.safe_dump(agents_config(addresses, replay_url, rollouts), sort_keys=False))
-    config = load_config([config_file], env_file=Path("/dev/null"), assign_ports=False)
     with ExitStack() as serving:
-        agents = {name: serving.enter_context(serve_app(build_app(config, agent_name(name)))) for name in addresses}
+        agents = dict(agent_urls)
+        if addresses:
+            rollouts = [c.folder / "data" / "example_rollouts.jsonl" for c in batch if c.name in addresses]
+            config_file = work / "agents.yaml"
+            config_file.write_text(yaml.safe_dump(agents_config(addresses, replay_url, rollouts), sort_keys=False))
+            config = load_config([config_file], env_file=Path("/dev/null"), assign_ports=False)
+            for name in addresses:
+                agents[name] = serving.enter_context(serve_app(build_app(config, agent_name(name))))
         for case in batch:
             if case.name not in agents:
                 continue
