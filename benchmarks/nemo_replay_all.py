@@ -2,11 +2,13 @@
 
     python benchmarks/nemo_replay_all.py --version 0.4.0 --batch 8 --out rollouts/nemo-replay
     python benchmarks/nemo_replay_all.py --only math_with_judge simpleqa code_gen
+    python benchmarks/nemo_replay_all.py --only blackjack grl_sokoban --stack-prefix nemo-agents --out /tmp/r
 
 Each server is built (on the shared nemo-gym layer), started in its own container in batches, driven by
 gymbox's simple_agent with replay_model playing the recorded turns, collected with `gymbox rollout`, and
 its rewards compared with the recorded ones (gymbox.nemo.conformance); judge servers get their recorded
-judge answers from replay_model. Prints timings and the Markdown table the README shows, and writes it
+judge answers from replay_model, and servers whose config drives them with NeMo's own agent run with that
+agent in the stack. Prints timings and the Markdown table the README shows, and writes it
 to `<out>/table.md` and `<out>/results.json`. The summary line gives the host's load average (1, 5, 15
 min) at the end, since other jobs on a shared host slow the start of the servers.
 """
@@ -28,6 +30,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="servers per stack (about 0.5-1 GiB each)")
     parser.add_argument("--only", nargs="*", default=[], help="server names, space- or comma-separated (default: all)")
     parser.add_argument("--out", type=Path, default=Path("rollouts/nemo-replay"))
+    parser.add_argument(
+        "--stack-prefix", default="nemo-replay", help="stacks are <prefix>-<batch>: another name for a second run"
+    )
     args = parser.parse_args()
 
     start = time.monotonic()
@@ -36,7 +41,9 @@ def main() -> None:
         print(f"[{time.monotonic() - start:7.1f}s] {message}", flush=True)
 
     names = [n for arg in args.only for n in arg.split(",") if n] or None
-    results = run_release(args.version, args.out, names=names, batch_size=args.batch, log=log)
+    results = run_release(
+        args.version, args.out, names=names, batch_size=args.batch, stack_prefix=args.stack_prefix, log=log
+    )
     table = markdown_table(results)
     (args.out / "table.md").write_text(table, encoding="utf-8")
     (args.out / "results.json").write_text(json.dumps([r.__dict__ for r in results], indent=2), encoding="utf-8")
