@@ -58,6 +58,14 @@ _OUTSIDE_REQUIREMENT = re.compile(r"git\+|https?://|\s@\s", re.IGNORECASE)
 _SECRET_SETTING = re.compile(r"(api_key|access_token|auth_token|base_url)\w*: (?!null$)", re.MULTILINE)
 # Requirements that mean a GPU-sized model stack or a model download at start-up.
 _HEAVY_REQUIREMENTS = ("torch", "unbabel-comet", "transformers", "vllm", "swebench")
+# What these need from outside, found by reading their code (their configs and requirements do not say).
+_NEEDS_OUTSIDE = {
+    "cvdp": "its verifier runs each task's test harness in Apptainer containers of registry images "
+    "(oss_sim_image): containers inside its container",
+    "scicode": "its verifier needs SciCode's test_data.h5 (test_data_fpath), which the release does not ship",
+    "labbench2_vlm": "NeMo's labbench2_vlm_agent embeds each row's figures from the server's data/ "
+    "(media_base_dir), which the agent's image (its own folder only) does not hold",
+}
 
 
 @dataclass
@@ -121,6 +129,8 @@ def _case(folder: Path) -> ServerCase:
         requirements += "\n" + server_requirements((agent_folder / "requirements.txt").read_text())
     if case.agent and not (agent_folder / "app.py").is_file():
         case.skip = f"driven by NeMo's own {case.agent}, which this release does not ship"
+    elif folder.name in _NEEDS_OUTSIDE:
+        case.skip = _NEEDS_OUTSIDE[folder.name]
     elif _needs_model(config) and not (case.models and _judge_recorded(case, rollouts)):
         recorded = case.models and rollouts.is_file() and _has_rollouts(rollouts)
         case.skip = "needs a judge; its recording lacks the judge's answers" if recorded else _NEEDS_MODEL
