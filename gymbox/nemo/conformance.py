@@ -529,17 +529,20 @@ def _free_port() -> int:
 
 def _settle(stack: Any, names: list[str], *, timeout_s: float, needs: dict[str, str] | None = None) -> dict[str, str]:
     """{server: its URL once healthy, else why not} once every server is healthy or has failed.
-    `needs`: {agent: its server}; compose does not start an agent whose server failed."""
+    `needs`: {agent: its server}; compose does not start an agent whose server failed, and gives up on
+    it when the server, started again here, was not healthy in time: it is started once that server is."""
     import time
 
-    from gymbox.docker.client import docker
+    from gymbox.docker.client import compose, docker
     from gymbox.docker.service import CONTAINER_PORT
 
     settled: dict[str, str] = {}
     starts: dict[str, int] = {}
+    restarted: set[str] = set()  # servers started again, whose agents compose may have given up on
     deadline = time.monotonic() + timeout_s
     while len(settled) < len(names) and time.monotonic() < deadline:
-        for container in stack.containers():
+        containers = stack.containers()
+        for container in containers:
             name = container.instance
             if name not in names or name in settled:
                 continue
@@ -552,11 +555,17 @@ def _settle(stack: Any, names: list[str], *, timeout_s: float, needs: dict[str, 
                     # A loaded host can keep the Ray head from answering a new client in time: start it again.
                     starts[name] = starts.get(name, 0) + 1
                     docker("start", container.id, check=False)
+                    restarted.add(name)
                     continue
                 settled[name] = "did not start: " + _last_error_line(logs)
+        present = {container.instance for container in containers}
         for name, server in (needs or {}).items():
             if name not in settled and not settled.get(server, "http").startswith("http"):
                 settled[name] = f"not started: {server} did not start"
+            elif name not in present and server in restarted and settled.get(server, "").startswith("http"):
+                up = ("up", "--detach", "--no-build", "--no-deps", name)
+                compose(stack.project, [str(stack.compose_file)], *up, check=False, timeout=300)
+                restarted.discard(server)
         time.sleep(2)
     for name in names:
         settled.setdefault(name, f"not healthy within {timeout_s:.0f} s")
