@@ -281,3 +281,16 @@ def test_a_recording_whose_input_holds_the_first_observation_is_played_from_its_
     assert row["seed"] == 2
     # Each step's observation (a user message) ends a model turn: one move per call, as recorded.
     assert [_text(move_1), _text(move_2)] == ["<a>Left</a>", "<a>Up</a>"]
+
+
+def test_rows_that_left_their_recording_are_reported_as_such(tmp_path: Path) -> None:
+    from gymbox.nemo.conformance import _failed
+
+    error = "agent answered 500: replay_model: no recorded rollout has this input (first user message: 'Deal me in.')"
+    failures = _write(tmp_path / "blackjack_rollouts_failures.jsonl", [{"status": "infra_error", "error": error}] * 2)
+
+    # An environment that deals at random (blackjack) gives an observation no recording has.
+    assert _failed(failures) == (
+        "2 row(s) failed: the model was asked with an input no recording has "
+        "(the environment answered otherwise than recorded)"
+    )

@@ -603,7 +603,9 @@ def _replay(
                 continue
             rows = collect(agents[case.name], case, work)
             results[case.name].rows, results[case.name].matched = compare(case, rows)
-            results[case.name].reason = _rejected(work / f"{case.name}_rollouts_rejects.jsonl")
+            results[case.name].reason = _rejected(work / f"{case.name}_rollouts_rejects.jsonl") or _failed(
+                work / f"{case.name}_rollouts_failures.jsonl"
+            )
             log(f"{case.name}: {results[case.name].matched}/{results[case.name].rows} rewards matched")
 
 
@@ -617,6 +619,22 @@ def _rejected(rejects: Path) -> str:
     missing = re.findall(r'"loc": \["body", "([^"]+)"\], "msg": "Field required"', str(lines[0].get("error")))
     why = f"its task rows lack {', '.join(sorted(set(missing)))}" if missing else _last_error_line(str(lines[0]))
     return f"{len(lines)} row(s) refused by the server: {why} (the recording does not hold them)"
+
+
+def _failed(failures: Path) -> str:
+    """Why rows failed: the first failure's error; a replayed episode that left its recording says so."""
+    if not failures.is_file():
+        return ""
+    lines = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    error = str(lines[0].get("error", ""))
+    why = (
+        "the model was asked with an input no recording has (the environment answered otherwise than recorded)"
+        if "no recorded rollout has this input" in error
+        else _last_error_line(error)
+    )
+    return f"{len(lines)} row(s) failed: {why}"
 
 
 def _last_error_line(text: str) -> str:
