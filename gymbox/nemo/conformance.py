@@ -629,12 +629,14 @@ def _failed(failures: Path) -> str:
     if not lines:
         return ""
     error = str(lines[0].get("error", ""))
-    why = (
-        "the model was asked with an input no recording has (the environment answered otherwise than recorded)"
-        if "no recorded rollout has this input" in error
-        else _last_error_line(error)
-    )
-    return f"{len(lines)} row(s) failed: {why}"
+    inner = re.search(r'calling an inner server: .*?"detail":\s*"([^"]+)"', error)  # a NeMo agent's peer's answer
+    if "no recorded rollout has this input" in error:
+        why = "the model was asked with an input no recording has (the environment answered otherwise than recorded)"
+    elif inner:
+        why = f"the resources server answered {inner.group(1)!r}"
+    else:
+        why = _last_error_line(error)
+    return f"{len(lines)} row(s) failed: {why}".replace("|", "/")  # a table cell
 
 
 def _last_error_line(text: str) -> str:
