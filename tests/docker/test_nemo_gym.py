@@ -18,8 +18,8 @@ from tests.docker.conftest import gymbox, leftovers
 pytestmark = pytest.mark.docker
 VERSION = "0.4.0"
 # Tools with session state, multi-step tool calls, multi-turn rows with its own requirements, a verifier
-# with its own requirements (tiktoken).
-REPRESENTATIVE = ("example_session_state_mgmt", "example_multi_step", "calendar", "mcqa")
+# with its own requirements (tiktoken), an LLM judge played back from the recorded calls.
+REPRESENTATIVE = ("example_session_state_mgmt", "example_multi_step", "calendar", "mcqa", "equivalence_llm_judge")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,7 @@ def test_nemo_gym_servers_reproduce_their_recorded_rewards(
 
     by_name = {r.name: r for r in results}
     assert set(by_name) == set(REPRESENTATIVE)
+    assert by_name["equivalence_llm_judge"].judged == "calls"  # its judge_model_server reached replay_model
     for result in results:
         assert result.built, result
         assert result.healthy, result
