@@ -13,7 +13,7 @@ from gymbox.config import load_config
 from gymbox.docker.images import StackImages
 from gymbox.docker.render import container_stack, render
 from gymbox.errors import ConfigError
-from gymbox.nemo.images import SERVER_DOCKERFILE, server_requirements, server_spec
+from gymbox.nemo.images import SERVER_DOCKERFILE, declared_requirements, server_requirements, server_spec
 from gymbox.nemo.runtime import CONFIG_DICT_VAR, CONFIG_PATH_VAR, nemo_config_dict
 from gymbox.nemo.servers import is_nemo_server, nemo_server
 
@@ -94,6 +94,19 @@ def test_requirements_drop_only_what_the_nemo_gym_layer_provides() -> None:
     text = "-e nemo-gym[dev] @ ../../\n-e ../../\nnemo_gym\n# a comment\nmath-verify==0.8.0\ndatasets\n"
 
     assert server_requirements(text).split() == ["#", "a", "comment", "math-verify==0.8.0", "datasets"]
+
+
+def test_a_server_without_requirements_txt_installs_its_pyproject_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "code-fim"\ndependencies = ["nemo-gym[dev]", "human-eval-infilling"]\n'
+    )
+    assert declared_requirements(tmp_path) == "human-eval-infilling\n"
+    (tmp_path / "requirements.txt").write_text("-e nemo-gym[dev] @ ../../\nmath-verify\n")  # it wins, as in ng_run
+    assert declared_requirements(tmp_path) == "math-verify\n"
+    (tmp_path / "requirements.txt").unlink()
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    with pytest.raises(ConfigError, match=r"pyproject.toml: not valid TOML"):
+        declared_requirements(tmp_path)
 
 
 def test_a_server_image_holds_its_folder_and_requirements_on_the_layer(tmp_path: Path) -> None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from gymbox.docker.context import BuildContext
 from gymbox.docker.images import (
@@ -30,7 +32,7 @@ from gymbox.docker.images import (
     image_exists,
     root_image,
 )
-from gymbox.errors import DockerError
+from gymbox.errors import ConfigError, DockerError
 from gymbox.nemo.servers import ROLE, NemoServer
 
 LAYER_REPO = "gymbox/nemo-gym"
@@ -137,6 +139,22 @@ def server_requirements(text: str) -> str:
     return "\n".join(kept).strip() + "\n"
 
 
+def declared_requirements(folder: Path) -> str:
+    """What a NeMo server folder asks to have installed, as `ng_run` reads it: its requirements.txt, else
+    its pyproject.toml's `[project] dependencies` (code_fim declares its own there); without nemo-gym."""
+    requirements = folder / "requirements.txt"
+    if requirements.is_file():
+        return server_requirements(requirements.read_text())
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            dependencies = tomllib.loads(pyproject.read_text()).get("project", {}).get("dependencies", [])
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from None
+        return server_requirements("\n".join(str(d) for d in dependencies))
+    return server_requirements("")
+
+
 def server_spec(server: NemoServer, layer_tag: str) -> ImageSpec:
     from gymbox.docker.context import walk
 
@@ -150,10 +168,7 @@ def server_spec(server: NemoServer, layer_tag: str) -> ImageSpec:
         user=USER,
     )
     ctx.add_bytes("Dockerfile", dockerfile.encode())
-    requirements = server.folder / "requirements.txt"
-    ctx.add_bytes(
-        "requirements.txt", server_requirements(requirements.read_text() if requirements.is_file() else "").encode()
-    )
+    ctx.add_bytes("requirements.txt", declared_requirements(server.folder).encode())
     # A server's own venv or rollouts written next to it are not part of it.
     for path in walk(server.folder):
         ctx.add_file(path, f"server/{path.relative_to(server.folder).as_posix()}")
