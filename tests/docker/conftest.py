@@ -86,6 +86,12 @@ def gymbox(
     return result
 
 
+def up_nemo_stack(config: Path, stack: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`gymbox up -c CONFIG -m scripted` for a stack with NeMo Gym servers: on a cold machine the nemo-gym
+    layer builds first (about 5 minutes) and each server's Ray client takes minutes to connect."""
+    return gymbox("up", "-c", str(config), "-m", "scripted", "--name", stack, "--timeout", "900", env=env, timeout=2400)
+
+
 @pytest.fixture
 def stack_name() -> Iterator[str]:
     """A fresh stack name, whose leftovers are removed whatever the test did."""

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.docker.conftest import ROOT, gymbox, leftovers
+from tests.docker.conftest import ROOT, gymbox, leftovers, up_nemo_stack
 
 pytestmark = pytest.mark.docker
 VERSION = "0.4.0"
@@ -111,19 +111,7 @@ def test_ng_collect_rollouts_against_a_gymbox_stack_scores_as_gymboxs_collector(
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     tmp_path.chmod(0o777)  # ng_collect_rollouts runs as the image's user 10001
 
-    up = gymbox(
-        "up",
-        "-c",
-        str(config),
-        "-m",
-        "scripted",
-        "--name",
-        stack_name,
-        "--timeout",
-        "900",
-        env=gymbox_env,
-        timeout=2400,
-    )
+    up = up_nemo_stack(config, stack_name, gymbox_env)
     assert f"http://127.0.0.1:{head_port}" in up.stdout  # where the head listens
     stack_dir = Path(gymbox_env["GYMBOX_COMPOSE_DIR"]) / stack_name
     for rendered in ("docker-compose.yaml", "stack.yaml"):

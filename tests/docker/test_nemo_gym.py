@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.docker.conftest import gymbox, leftovers
+from tests.docker.conftest import gymbox, leftovers, up_nemo_stack
 
 pytestmark = pytest.mark.docker
 VERSION = "0.4.0"
@@ -34,21 +34,7 @@ def test_a_nemo_gym_config_comes_up_unchanged(stack_name: str, gymbox_env: dict[
 
     server = release / "resources_servers" / "example_single_tool_call"
     config = server / "configs" / "example_single_tool_call.yaml"
-    started = gymbox(
-        "up",
-        "-c",
-        str(config),
-        "-m",
-        "scripted",
-        "--name",
-        stack_name,
-        "--timeout",
-        "900",
-        env=gymbox_env,
-        timeout=2400,
-        check=False,
-    )
-    assert started.returncode == 0, started.stdout + started.stderr
+    up_nemo_stack(config, stack_name, gymbox_env)
 
     containers = Stack(stack_name).containers()
     images = {c.instance: c.config.image for c in containers}
