@@ -611,9 +611,7 @@ def _replay(
 
 def _rejected(rejects: Path) -> str:
     """Why rows could not be replayed at all: the server refused the task rows the recording holds."""
-    if not rejects.is_file():
-        return ""
-    lines = [json.loads(line) for line in rejects.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = _records(rejects)
     if not lines:
         return ""
     missing = re.findall(r'"loc": \["body", "([^"]+)"\], "msg": "Field required"', str(lines[0].get("error")))
@@ -623,9 +621,7 @@ def _rejected(rejects: Path) -> str:
 
 def _failed(failures: Path) -> str:
     """Why rows failed: the first failure's error; a replayed episode that left its recording says so."""
-    if not failures.is_file():
-        return ""
-    lines = [json.loads(line) for line in failures.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = _records(failures)
     if not lines:
         return ""
     error = str(lines[0].get("error", ""))
@@ -637,6 +633,13 @@ def _failed(failures: Path) -> str:
     else:
         why = _last_error_line(error)
     return f"{len(lines)} row(s) failed: {why}".replace("|", "/")  # a table cell
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a collector's side file (rejects, failures); none when it was not written."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _last_error_line(text: str) -> str:
