@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from gymbox.docker import wait
 from gymbox.docker.records import Container, parse_inspect
+from gymbox.docker.service import NEMO_LABEL
 from gymbox.errors import StackError
 
 DATA = Path(__file__).parent / "data" / "docker"
@@ -121,3 +123,25 @@ def test_timeout_names_what_is_still_starting(tmp_path: Path, monkeypatch: pytes
             tmp_path / "log",  # type: ignore[arg-type]
             timeout=0.05,
         )
+
+
+def _restarting(nemo: bool, restarts: int) -> Container:
+    """The recorded crashed container, as Docker shows it while its restart policy starts it again."""
+    (raw, _) = json.loads((DATA / "inspect_failed.json").read_text())
+    raw["State"].update(Status="restarting", Restarting=True)
+    raw["RestartCount"] = restarts
+    if nemo:
+        raw["Config"]["Labels"][NEMO_LABEL] = "0.4.0"
+    (container,) = parse_inspect(json.dumps([raw]))
+    return container
+
+
+@pytest.mark.parametrize(("nemo", "restarts", "waited"), [(True, 1, True), (True, 3, False), (False, 1, False)])
+def test_a_nemo_server_restarting_after_a_ray_flake_is_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nemo: bool, restarts: int, waited: bool
+) -> None:
+    monkeypatch.setattr(wait, "POLL_S", 0.01)
+    stack = FakeStack([_restarting(nemo, restarts)])
+    # Waited through: the wait goes on to its timeout. Given up: a crash, at once.
+    with pytest.raises(StackError, match="not healthy after" if waited else "is restarting after"):
+        wait.wait_healthy(stack, {"crashy": 1}, FakeProc(0), tmp_path / "log", timeout=0.05)  # type: ignore[arg-type]

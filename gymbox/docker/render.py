@@ -29,6 +29,7 @@ from gymbox.docker.service import (
     CONFIG_PATH,
     CONTAINER_PORT,
     INSTANCE_LABEL,
+    NEMO_LABEL,
     ROLE_LABEL,
     STACK_LABEL,
     Service,
@@ -205,7 +206,7 @@ def _add_ray_head(out: list[Service], server_image: str, stack_name: str) -> Non
     """The Ray head the NeMo server just added connects to, once per nemo-gym version."""
     from gymbox.nemo.runtime import ray_head_service
 
-    version = out[-1].labels["gymbox.nemo_gym"]
+    version = out[-1].labels[NEMO_LABEL]
     head = ray_head_service(version, server_image, stack_name)
     if all(svc.name != head.name for svc in out):
         out.append(head)

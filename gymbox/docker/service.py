@@ -11,6 +11,7 @@ USER = "10001:10001"  # the runtime image's `gymbox` user
 STACK_LABEL = "gymbox.stack"
 INSTANCE_LABEL = "gymbox.instance"
 ROLE_LABEL = "gymbox.role"
+NEMO_LABEL = "gymbox.nemo_gym"  # the nemo-gym version a NeMo Gym server (or its Ray head) runs
 CONFIG_LABEL = "gymbox.config"  # hash of the stack.yaml a container was started with
 CACHE_LABEL = "gymbox.cache"  # on volumes worth keeping across stacks (model weights)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gymbox.docker.records import Container
-from gymbox.docker.service import CONTAINER_PORT
+from gymbox.docker.service import CONTAINER_PORT, NEMO_LABEL
 from gymbox.errors import StackError
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 POLL_S = 0.2
 LOG_LINES = 30
 NOT_CREATED = "not created"
+# A NeMo Gym server connects to the stack's shared Ray head as it starts, and on a busy host that connection
+# can fail once in a while (Ray's client server gives up on it); the restart policy starts the server again
+# and the next connection works. Its first restarts are waited through, not reported as a crash.
+NEMO_RESTARTS_WAITED = 2
 
 # {service: state} on every poll, for a live display (`gymbox up`); set with `progress_to`.
 ProgressCallback = Callable[[dict[str, str]], None]
@@ -79,7 +83,7 @@ def wait_healthy(
         containers = stack.containers()
         if report is not None:
             report(service_states(containers, expected))
-        failed = [c for c in containers if c.failed and (code is not None or c.id not in previous)]
+        failed = [c for c in containers if _given_up(c) and (code is not None or c.id not in previous)]
         if failed:
             raise StackError(describe_failure(stack, failed[0], _failure_hint(stack, failed[0])))
         if code not in (None, 0):
@@ -91,6 +95,17 @@ def wait_healthy(
         if time.monotonic() > deadline:
             raise StackError(_timed_out(stack, containers, expected, timeout))
         time.sleep(POLL_S)
+
+
+def _given_up(c: Container) -> bool:
+    """Failed, except a NeMo Gym server that its restart policy is bringing back (see NEMO_RESTARTS_WAITED)."""
+    coming_back = (
+        NEMO_LABEL in c.labels
+        and c.restart_count <= NEMO_RESTARTS_WAITED
+        and c.state.status in ("running", "restarting")
+        and c.health != "unhealthy"
+    )
+    return c.failed and not coming_back
 
 
 def _all_healthy(containers: list[Container], expected: dict[str, int]) -> bool:

@@ -29,7 +29,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gymbox.config import ResolvedConfig, ServerInstance, is_secret_key
-from gymbox.docker.service import CONTAINER_PORT, INSTANCE_LABEL, ROLE_LABEL, STACK_LABEL, Service, healthcheck
+from gymbox.docker.service import (
+    CONTAINER_PORT,
+    INSTANCE_LABEL,
+    NEMO_LABEL,
+    ROLE_LABEL,
+    STACK_LABEL,
+    Service,
+    healthcheck,
+)
 from gymbox.nemo.images import USER
 from gymbox.nemo.servers import GYMBOX_FIELDS, NemoServer, is_nemo_server, nemo_server
 
@@ -86,7 +94,7 @@ def ray_head_service(version: str, image: str, stack_name: str) -> Service:
     return Service(
         name=name,
         image=image,
-        labels={STACK_LABEL: stack_name, INSTANCE_LABEL: name, ROLE_LABEL: RAY_ROLE, "gymbox.nemo_gym": version},
+        labels={STACK_LABEL: stack_name, INSTANCE_LABEL: name, ROLE_LABEL: RAY_ROLE, NEMO_LABEL: version},
         command=[
             "ray",
             "start",
@@ -182,7 +190,7 @@ def nemo_service(
     return Service(
         name=inst.name,
         image=image,
-        labels={**labels, "gymbox.nemo_gym": server.version},
+        labels={**labels, NEMO_LABEL: server.version},
         command=["python", server.entrypoint],
         healthcheck=healthcheck(CONTAINER_PORT, path=LIVENESS_PATH, start_period=START_PERIOD),
         depends_on=[*depends_on, ray_service_name(server.version)],
