@@ -2,8 +2,9 @@
 
 The engine runs each container's healthcheck every second, and compose starts a service once its
 dependencies are healthy. This polls one `docker inspect` of all the stack's containers every 0.2 s while
-`compose up -d` runs, and fails fast: on the first container that exits, restarts or turns unhealthy, on
-compose failing, or at the timeout, with the service's state, its last log lines and a hint.
+`compose up -d` runs, and fails fast: on the first container that exits, restarts or turns unhealthy (a
+NeMo Gym server's first restarts aside, see NEMO_RESTARTS_WAITED), on compose failing, or at the timeout,
+with the service's state, its last log lines and a hint.
 
 The last services to start (the agents) are also probed from the host, `GET /health` at their container
 address: that sees them ready as soon as they listen, up to a second before the engine's next probe.
