@@ -250,6 +250,11 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     by_value = {value: name for name, value in found.items()}
     host_ports = {name: inst.config.port for name, inst in stack.instances.items() if inst.config.port}
     svcs, volumes = services(inside, stack_name, images, by_value, host_ports)
+    from gymbox.nemo.runtime import RAY_ROLE
+
+    restartable = {s.name for s in svcs if s.nemo_gym and s.labels.get(ROLE_LABEL) != RAY_ROLE}
+    for svc in svcs:  # `up` itself waits for every service to be healthy
+        svc.started_deps = [dep for dep in svc.depends_on if dep in restartable]
     for svc in svcs:  # each container gets only the secrets its own instance's fields name
         if svc.secrets:
             svc.environment.update(secrets_mod.service_environment(secrets_mod.referenced(stack_dict.get(svc.name))))

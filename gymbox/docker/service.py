@@ -66,6 +66,9 @@ class Service:
     command: list[str] = field(default_factory=list)
     healthcheck: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    # Of `depends_on`, those it needs started, not healthy: NeMo Gym servers, which may restart once while
+    # they connect to Ray (docker/wait.py), and compose would give up on their dependents when they do.
+    started_deps: list[str] = field(default_factory=list)
     publish: bool = False  # agents only: 127.0.0.1::8000, an ephemeral host port per replica
     host_port: int | None = None  # instead, this fixed host port (NeMo agents and head: NeMo's clients dial it)
     replicas: int = 1
