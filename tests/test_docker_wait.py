@@ -129,6 +129,7 @@ def _restarting(nemo: bool, restarts: int) -> Container:
     """The recorded crashed container, as Docker shows it while its restart policy starts it again."""
     (raw, _) = json.loads((DATA / "inspect_failed.json").read_text())
     raw["State"].update(Status="restarting", Restarting=True)
+    raw["State"]["Health"] = {"Status": "unhealthy", "FailingStreak": 0, "Log": []}  # as Docker shows it then
     raw["RestartCount"] = restarts
     if nemo:
         raw["Config"]["Labels"][NEMO_LABEL] = "0.4.0"

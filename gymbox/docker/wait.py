@@ -100,11 +100,11 @@ def wait_healthy(
 
 def _given_up(c: Container) -> bool:
     """Failed, except a NeMo Gym server that its restart policy is bringing back (see NEMO_RESTARTS_WAITED)."""
+    # Docker marks a container that exits unhealthy; while restarting, that is the old run's verdict.
     coming_back = (
         NEMO_LABEL in c.labels
         and c.restart_count <= NEMO_RESTARTS_WAITED
-        and c.state.status in ("running", "restarting")
-        and c.health != "unhealthy"
+        and (c.state.status == "restarting" or (c.state.status == "running" and c.health != "unhealthy"))
     )
     return c.failed and not coming_back
 
