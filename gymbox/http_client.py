@@ -1,7 +1,8 @@
 """The hot-path HTTP client: agent -> model/resources and collector -> agent.
 
-aiohttp, not httpx: on this kind of machine httpx's pool fell from 860 to ~115 req/s at 64 in flight while
-aiohttp held thousands. One `PeerClient` per process, shared by every request.
+Over `gymbox.http1`'s keep-alive pool, not httpx or aiohttp: on this kind of machine httpx's pool fell from
+860 to ~115 req/s at 64 in flight, and aiohttp spent about six times the CPU per request of the lean client
+(`benchmarks/bench_http_client.py`). One `PeerClient` per process, shared by every request.
 Cookies are handled by hand (no jar), because one process runs many episodes at once and each episode's
 session cookie must travel only with that episode's calls.
 
@@ -21,15 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-
 from gymbox import json_codec
 from gymbox.errors import FailureKind, UpstreamError
+from gymbox.http1 import ConnectFailed, ConnectionPool, ConnectTimedOut, Disconnected
 from gymbox.retry import CONNECTING, RetryPolicy
 
 # A pooled connection must be dropped by the client before the server closes it, or a request can race
-# the close and fail with "Can not write request body". uvicorn's default keep-alive is 5 s against
-# aiohttp's 15 s; gymbox servers keep connections SERVER_KEEP_ALIVE_S and its clients CLIENT_KEEP_ALIVE_S.
+# the close and fail. uvicorn's default keep-alive is 5 s; gymbox servers keep connections
+# SERVER_KEEP_ALIVE_S and its clients CLIENT_KEEP_ALIVE_S.
 SERVER_KEEP_ALIVE_S = 75
 CLIENT_KEEP_ALIVE_S = 30.0
 # Connecting on a local network takes milliseconds; 10 s leaves room for a loaded host dropping SYNs
@@ -80,7 +80,7 @@ class PeerResponse:
 
 
 class PeerClient:
-    """POST JSON to peers over one pooled aiohttp session.
+    """POST JSON to peers over pooled keep-alive connections (`gymbox.http1`).
 
     Failures to connect are retried by `retry` (by default a few times, for a peer that is restarting).
     HTTP error statuses are returned, not raised: callers decide (see `PeerResponse.failure`).
@@ -92,70 +92,51 @@ class PeerClient:
         timeout_s: float = 600.0,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         retry: RetryPolicy = CONNECT_RETRY,
-        limit: int = 0,
     ) -> None:
         self.connect_timeout_s = connect_timeout_s
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self.timeout_s = timeout_s
         self.retry = retry
-        self._limit = limit
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # limit=0: no cap on pooled connections; callers bound concurrency themselves.
-            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=10, keepalive_timeout=CLIENT_KEEP_ALIVE_S)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self.timeout, cookie_jar=aiohttp.DummyCookieJar()
-            )
-        return self._session
+        self._pool = ConnectionPool(connect_timeout_s=connect_timeout_s, keepalive_s=CLIENT_KEEP_ALIVE_S)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.close()
 
     async def post(
         self, url: str, payload: Any, *, cookies: dict[str, str] | None = None, timeout_s: float | None = None
     ) -> PeerResponse:
         """The peer's answer, whatever its status. Raises `UpstreamError` when there is no answer."""
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None
-        # Never None: aiohttp reads `timeout=None` as no timeout at all, not as the session's.
-        timeout = (
-            aiohttp.ClientTimeout(total=timeout_s, sock_connect=self.connect_timeout_s) if timeout_s else self.timeout
-        )
+        headers = JSON_HEADERS
+        if cookies:
+            headers = {**JSON_HEADERS, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+        body = json_codec.dumps(payload)
 
         async def attempt(_n: int) -> PeerResponse:
-            return await self._post_once(url, payload, headers, timeout)
+            return await self._post_once(url, body, headers, timeout_s or self.timeout_s)
 
         return await self.retry.call(attempt)
 
-    async def _post_once(
-        self, url: str, payload: Any, headers: dict[str, str] | None, timeout: aiohttp.ClientTimeout
-    ) -> PeerResponse:
+    async def _post_once(self, url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> PeerResponse:
         try:
-            headers = {**JSON_HEADERS, **headers} if headers else JSON_HEADERS
-            async with self.session.post(url, data=json_codec.dumps(payload), headers=headers, timeout=timeout) as resp:
-                # Bytes straight to the parser: no charset guess and no decoded copy first.
-                raw = await resp.read()
-                try:
-                    body: Any = json_codec.loads(raw) if raw else None
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    body = raw.decode(resp.get_encoding(), errors="replace")
-                return PeerResponse(resp.status, body, {k: m.value for k, m in resp.cookies.items()})
-        except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
+            answer = await self._pool.request("POST", url, body, headers, timeout_s=timeout_s)
+        except ConnectTimedOut as exc:  # before ConnectFailed: it is one
             raise UpstreamError(
                 f"cannot reach {url}: no connection within {self.connect_timeout_s:g} s (is the peer down?)",
                 kind=FailureKind.CONNECT_TIMEOUT,
             ) from exc
-        except aiohttp.ClientConnectorError as exc:
+        except ConnectFailed as exc:
             raise UpstreamError(f"cannot reach {url}: {exc}", kind=FailureKind.UNREACHABLE) from exc
         except TimeoutError as exc:
             raise UpstreamError(f"{url} did not answer within the timeout", kind=FailureKind.TIMEOUT) from exc
-        except aiohttp.ClientError as exc:  # disconnected, reset, a torn answer
+        except Disconnected as exc:  # disconnected, reset, a torn answer
             raise UpstreamError(
-                f"connection to {url} lost before an answer: {exc!r}", kind=FailureKind.DISCONNECTED
+                f"connection to {url} lost before an answer: {exc}", kind=FailureKind.DISCONNECTED
             ) from exc
+        raw = answer.body
+        try:
+            parsed: Any = json_codec.loads(raw) if raw else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = raw.decode(errors="replace")
+        return PeerResponse(answer.status, parsed, answer.cookies)
 
 
 class DownReplicas:
