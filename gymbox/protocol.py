@@ -86,14 +86,19 @@ class RolloutResponse(BaseModel):
     @property
     def output_text(self) -> str:
         """The text of every assistant message, joined (like `openai`'s `Response.output_text`)."""
-        return "".join(part.text for msg in self.messages() for part in msg.content if part.type == "output_text")
+        return "".join(_message_text(item) for item in self._assistant_items())
 
     @property
     def last_message_text(self) -> str:
-        messages = self.messages()
-        if not messages:
-            return ""
-        return "".join(part.text for part in messages[-1].content if part.type == "output_text")
+        items = self._assistant_items()
+        return _message_text(items[-1]) if items else ""
+
+    def _assistant_items(self) -> list[dict[str, Any]]:
+        return [
+            item
+            for item in self.output
+            if item.get("type") == "message" and item.get("role", "assistant") == "assistant"
+        ]
 
     def function_calls(self) -> list[dict[str, Any]]:
         return [item for item in self.output if item.get("type") == "function_call"]
@@ -126,3 +131,20 @@ class ErrorBody(BaseModel):
 
     error: str
     detail: Any = None
+
+
+def _message_text(item: dict[str, Any]) -> str:
+    """An assistant message item's `output_text` parts, joined. Read from the dicts: every verify reads it,
+    and validating with the `openai` types cost a 0.5 s import and a model per call. A message those types
+    would refuse (content not a list of parts, a text that is not a string) raises their ValidationError."""
+    content = item.get("content")
+    if isinstance(content, list) and all(_is_part(part) for part in content):
+        return "".join(part["text"] for part in content if part.get("type") == "output_text")
+    from openai.types.responses import ResponseOutputMessage
+
+    ResponseOutputMessage.model_validate(item)  # raises, naming what is wrong
+    raise ValueError(f"unreadable message content: {content!r:.200}")
+
+
+def _is_part(part: Any) -> bool:
+    return isinstance(part, dict) and (part.get("type") != "output_text" or isinstance(part.get("text"), str))
