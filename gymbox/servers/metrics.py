@@ -10,6 +10,7 @@ several servers in one process (tests, `gymbox.testing.running_stack`) never sha
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -88,6 +89,13 @@ class ServerMetrics:
         self.sessions = Gauge(
             "gymbox_sessions_held", "Episode sessions an environment holds in memory", registry=self.registry
         )
+        # Each request looks its series up by labels: cached, as `labels()` builds a key and takes a lock
+        # every time (a few % of a server's CPU). Label values are bounded as the series themselves are.
+        self.requests_of = functools.cache(self.requests.labels)
+        self.latency_of = functools.cache(self.latency.labels)
+        self.in_flight_of = functools.cache(self.in_flight.labels)
+        self.tool_calls_of = functools.cache(self.tool_calls.labels)
+        self.tool_latency_of = functools.cache(self.tool_latency.labels)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -122,7 +130,7 @@ class MetricsMiddleware:
         episode = path == EPISODE_ROUTE
         # The router has not matched yet; gymbox routes have no path parameters, so a known path is its
         # own template, and any other path is one `unmatched` series, whatever a scanner sends.
-        in_flight = self.metrics.in_flight.labels(path if path in self._known else UNMATCHED)
+        in_flight = self.metrics.in_flight_of(path if path in self._known else UNMATCHED)
         in_flight.inc()
         if episode:
             self.metrics.episodes.inc()
@@ -145,15 +153,15 @@ class MetricsMiddleware:
         route = str(getattr(route_obj, "path", UNMATCHED))
         status = int(answer["status"])
         metrics = self.metrics
-        metrics.requests.labels(route, scope["method"], str(status)).inc()
-        metrics.latency.labels(route).observe(elapsed)
+        metrics.requests_of(route, scope["method"], str(status)).inc()
+        metrics.latency_of(route).observe(elapsed)
         kind = "exception" if raised else error_kind(status, answer["body"]) if status >= 400 else None
         if kind is not None:
             metrics.errors.labels(route, kind).inc()
         tool = route.lstrip("/")
         if tool in metrics.tools:
-            metrics.tool_calls.labels(tool, kind or "ok").inc()
-            metrics.tool_latency.labels(tool).observe(elapsed)
+            metrics.tool_calls_of(tool, kind or "ok").inc()
+            metrics.tool_latency_of(tool).observe(elapsed)
 
 
 def error_kind(status: int, body: bytes) -> str:
