@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from gymbox.collector import discovery
 from gymbox.docker.records import parse_inspect, parse_lines
-from gymbox.docker.stack import agent_urls
+from gymbox.docker.service import CONTAINER_PORT
+from gymbox.docker.stack import agent_addresses, agent_urls
 from gymbox.docker.status_table import stack_table
+from gymbox.testing import bound_socket
 
 DATA = Path(__file__).parent / "data" / "docker"
 AGENT = "example_single_tool_call_simple_agent"
@@ -76,3 +81,38 @@ def test_stack_table_lists_each_service_once_with_agent_urls() -> None:
     text = console.export_text()
     assert text.count(AGENT) == 1
     assert text.count("http://127.0.0.1:") == 2
+
+
+def test_agent_addresses_are_each_replicas_own_address_and_port() -> None:
+    containers = sorted(_stack(), key=lambda c: (c.service, c.number))
+    addresses = agent_addresses(containers)
+    agents = [c for c in containers if c.role == "responses_api_agents"]
+    assert addresses == {AGENT: [f"http://{c.ip_addresses[0]}:{CONTAINER_PORT}" for c in agents]}
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_the_collector_goes_to_container_addresses_only_where_they_answer(
+    monkeypatch: pytest.MonkeyPatch, reachable: bool
+) -> None:
+    containers = _stack()
+    probed: list[str] = []
+
+    def probe(url: str) -> bool:
+        probed.append(url)
+        return reachable
+
+    monkeypatch.setattr(discovery, "accepts_connections", probe)
+    found = discovery._where_agents_answer(containers)
+    assert probed == [agent_addresses(containers)[AGENT][0]]
+    assert found == (agent_addresses(containers) if reachable else agent_urls(containers))
+
+
+def test_accepts_connections_tells_a_listening_port_from_a_closed_one() -> None:
+    listening, closed = bound_socket(), bound_socket()
+    listening.listen()
+    try:
+        assert discovery.accepts_connections(f"http://127.0.0.1:{listening.getsockname()[1]}")
+        assert not discovery.accepts_connections(f"http://127.0.0.1:{closed.getsockname()[1]}", timeout_s=0.2)
+    finally:
+        listening.close()
+        closed.close()

@@ -217,3 +217,13 @@ def agent_urls(containers: list[Container]) -> dict[str, list[str]]:
                 f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}" for ip, port in published
             )
     return {name: found for name, found in sorted(urls.items()) if found}
+
+
+def agent_addresses(containers: list[Container]) -> dict[str, list[str]]:
+    """{agent instance: `http://<container ip>:<port>` of each running replica}: where a Linux host with a
+    local engine reaches its agents without a published port (and the docker-proxy process behind it)."""
+    urls: dict[str, list[str]] = {}
+    for c in containers:
+        if c.role == Role.RESPONSES_API_AGENTS and c.state.running and c.ip_addresses:
+            urls.setdefault(c.instance, []).append(f"http://{c.ip_addresses[0]}:{CONTAINER_PORT}")
+    return dict(sorted(urls.items()))
