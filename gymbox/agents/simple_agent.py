@@ -34,7 +34,7 @@ from gymbox.errors import FailureKind, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient, PeerResponse, pin_replica
 from gymbox.protocol import SESSION_COOKIE, ResponsesCreateParams, RunRequest
 from gymbox.retry import PEER_GONE
-from gymbox.servers.app import EscapingJSONResponse, body_json, create_app
+from gymbox.servers.app import EscapingJSONResponse, body_json, create_app, direct_post
 from gymbox.servers.resources import RESERVED_ROUTES
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -109,7 +109,7 @@ class SimpleAgentServer:
         async def on_invalid_row(request: Request, exc: InvalidRowError) -> EscapingJSONResponse:
             return EscapingJSONResponse({"error": str(exc), "detail": {"kind": "invalid_row"}}, status_code=400)
 
-        @app.post("/v1/responses")
+        @direct_post(app, "/v1/responses")
         async def responses(params: ResponsesCreateParams, request: Request) -> EscapingJSONResponse:
             cookies = dict(request.cookies)
             if SESSION_COOKIE not in cookies:  # a new conversation: its episode starts here, as /run's does
@@ -121,9 +121,8 @@ class SimpleAgentServer:
                 answer.set_cookie(SESSION_COOKIE, episode.cookies[SESSION_COOKIE], httponly=True)
             return answer
 
-        @app.post("/run")
+        @direct_post(app, "/run")
         async def run(row: RunRequest) -> EscapingJSONResponse:
-            # A response object: FastAPI would otherwise validate and re-encode the returned dict first.
             return EscapingJSONResponse(await self.run(row))
 
         return app

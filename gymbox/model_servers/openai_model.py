@@ -55,7 +55,7 @@ from gymbox.model_servers.openai_app import (
 from gymbox.model_servers.stream_events import response_events
 from gymbox.model_servers.upstream import UpstreamClient, UpstreamStatusError, UpstreamUnreachable
 from gymbox.retry import RetryPolicy
-from gymbox.servers.app import EscapingJSONResponse
+from gymbox.servers.app import EscapingJSONResponse, direct_post
 
 log = logging.getLogger(__name__)
 
@@ -334,11 +334,11 @@ class OpenAIModelServer:
 
         app = create_model_app(self.name, self.config.model, lifespan=lifespan)
 
-        @app.post("/v1/responses")
+        @direct_post(app, "/v1/responses")
         async def responses(request: Request) -> Response:
             return await self.answer_responses(await json_object(request))
 
-        @app.post("/v1/chat/completions")
+        @direct_post(app, "/v1/chat/completions")
         async def chat_completions(request: Request) -> Response:
             return await self.answer_chat_completion(await json_object(request))
 

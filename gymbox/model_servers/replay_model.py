@@ -62,7 +62,7 @@ from gymbox.model_servers.openai_app import (
 )
 from gymbox.model_servers.stream_events import completion_chunks, response_events
 from gymbox.protocol import input_items
-from gymbox.servers.app import EscapingJSONResponse
+from gymbox.servers.app import EscapingJSONResponse, direct_post
 
 TOOL_OUTPUT = "function_call_output"
 ENVIRONMENT_ROLES = frozenset({"user", "system", "developer"})  # messages in an episode not from the model
@@ -277,7 +277,7 @@ class ReplayModelServer:
     def build_app(self) -> FastAPI:
         app = create_model_app(self.name, self.config.model)
 
-        @app.post("/v1/responses")
+        @direct_post(app, "/v1/responses")
         async def responses(request: Request) -> Response:
             params = await json_object(request)
             response = self.respond(params)
@@ -285,7 +285,7 @@ class ReplayModelServer:
                 return sse_response(response_event_bytes(event) for event in response_events(response))
             return EscapingJSONResponse(response)
 
-        @app.post("/v1/chat/completions")
+        @direct_post(app, "/v1/chat/completions")
         async def chat_completions(request: Request) -> Response:
             params = await json_object(request)
             try:

@@ -48,7 +48,7 @@ from gymbox.model_servers.openai_app import (
 )
 from gymbox.model_servers.stream_events import completion_chunks, response_events
 from gymbox.protocol import input_items
-from gymbox.servers.app import EscapingJSONResponse
+from gymbox.servers.app import EscapingJSONResponse, direct_post
 
 SCRIPT_METADATA_KEY = "gymbox_script"
 TEMPLATE_CACHE_SIZE = 1024
@@ -100,7 +100,7 @@ class ScriptedModelServer:
     def build_app(self) -> FastAPI:
         app = create_model_app(self.name, self.config.model)
 
-        @app.post("/v1/responses")
+        @direct_post(app, "/v1/responses")
         async def responses(request: Request) -> Response:
             params = await json_object(request)
             response = self.respond(params)
@@ -108,7 +108,7 @@ class ScriptedModelServer:
                 return sse_whole(response_event_bytes(event) for event in response_events(response))
             return EscapingJSONResponse(response)
 
-        @app.post("/v1/chat/completions")
+        @direct_post(app, "/v1/chat/completions")
         async def chat_completions(request: Request) -> Response:
             params = await json_object(request)
             completion = self.complete_chat(params)

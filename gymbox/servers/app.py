@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import email.message
+import inspect
 import json
-from typing import Any
+import re
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, get_type_hints
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import request_response
 
 from gymbox import json_codec
 from gymbox.servers.metrics import install_metrics
 
 _MAX_ERROR_CHARS = 1200
+_LONG_NUMBER = re.compile(rb"\d{19}")  # 19 digits or more: maybe past orjson's 64-bit integers
+ModelT = TypeVar("ModelT", bound=BaseModel)
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Awaitable[Response]])
 
 
 class ToolError(Exception):
@@ -89,3 +98,114 @@ def create_app(title: str, **kwargs: Any) -> FastAPI:
         return EscapingJSONResponse({"error": detail}, status_code=exc.status_code)
 
     return app
+
+
+class DirectRoute(APIRoute):
+    """A route whose endpoint handles the request itself, past FastAPI's per-request machinery.
+
+    The endpoint is `async def f(request: Request) -> <Response>`, or takes one pydantic-model parameter
+    (the JSON body, with or without the request). That body is parsed with json_codec and validated here,
+    failing as FastAPI's body parameters fail (`RequestValidationError`, a 400 HTTPException for a body
+    that cannot be decoded), so the app's exception handlers answer exactly as before. The signature
+    still describes the route to OpenAPI, as any route's does.
+
+    Skipped, per request: dependency solving, FastAPI's exit stacks and response handling; about a fifth
+    of the CPU an environment spends on a tool call (benchmarks/bench_server_overhead.py), on the routes
+    every rollout calls.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self._request_param, self._body_param, self._body_model = _direct_parameters(endpoint)
+        if kwargs.get("dependencies"):
+            raise TypeError(f"{path}: a DirectRoute does not run dependencies")
+        super().__init__(path, endpoint, **kwargs)
+        if kwargs.get("max_body_size") is None:  # else keep FastAPI's app, which enforces the limit
+            # Starlette's wrapper: the app's exception handlers, without FastAPI's exit stacks.
+            self.app = request_response(self.get_route_handler())
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+        model, body_param, request_param = self._body_model, self._body_param, self._request_param
+        if model is None:
+            return endpoint  # checked by _direct_parameters
+
+        async def handler(request: Request) -> Response:
+            arguments: dict[str, Any] = {body_param: await validated_body(request, model)}
+            if request_param:
+                arguments[request_param] = request
+            return await endpoint(**arguments)  # type: ignore[no-any-return]
+
+        return handler
+
+
+def direct_post(app: FastAPI, path: str, **kwargs: Any) -> Callable[[EndpointT], EndpointT]:
+    """`@app.post(path, **kwargs)` registering a DirectRoute."""
+
+    def register(endpoint: EndpointT) -> EndpointT:
+        app.router.add_api_route(path, endpoint, methods=["POST"], route_class_override=DirectRoute, **kwargs)
+        return endpoint
+
+    return register
+
+
+def _direct_parameters(endpoint: Callable[..., Any]) -> tuple[str, str, type[BaseModel] | None]:
+    """A DirectRoute endpoint's request parameter, body parameter and body model ("" and None: absent)."""
+    name = getattr(endpoint, "__qualname__", repr(endpoint))
+    if not inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"{name}: a DirectRoute endpoint must be `async def`")
+    hints = get_type_hints(endpoint)
+    returns = hints.get("return")
+    if not (isinstance(returns, type) and issubclass(returns, Response)):
+        raise TypeError(f"{name}: a DirectRoute endpoint returns a Response (nothing validates or encodes it)")
+    request_param, body_param, model = "", "", None
+    for param in inspect.signature(endpoint).parameters.values():
+        annotation = hints.get(param.name)
+        if annotation is Request and not request_param:
+            request_param = param.name
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and model is None:
+            body_param, model = param.name, annotation
+        else:
+            raise TypeError(f"{name}: a DirectRoute endpoint takes a Request and at most one body model")
+    if model is None and not request_param:
+        raise TypeError(f"{name}: a DirectRoute endpoint takes a Request or a body model")
+    return request_param, body_param, model
+
+
+async def validated_body(request: Request, model: type[ModelT]) -> ModelT:
+    """The JSON body as `model`; invalid bodies raise what a FastAPI body parameter would raise."""
+    raw = await request.body()
+    if not raw:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    data: Any = raw  # a body not declared JSON is validated as bytes, and fails, as FastAPI's strict default
+    if _is_json(request.headers.get("content-type")):
+        try:
+            # orjson reads an integer beyond 64 bits as a float; the standard library, as FastAPI did, exactly.
+            data = json.loads(raw) if _LONG_NUMBER.search(raw) else json_codec.loads(raw)
+        except json.JSONDecodeError as exc:
+            error = {
+                "type": "json_invalid",
+                "loc": ("body", exc.pos),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": exc.msg},
+            }
+            raise RequestValidationError([error], body=exc.doc) from None
+        except Exception:  # nested too deep, bytes of no Unicode encoding
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from None
+    try:
+        return model.model_validate(data, from_attributes=True)
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        raise RequestValidationError(errors, body=data) from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    if content_type == "application/json" or content_type.startswith("application/json;"):
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))

@@ -38,7 +38,14 @@ from typing_extensions import TypeVar as DefaultTypeVar
 from gymbox import json_codec
 from gymbox.config import ResolvedConfig
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
-from gymbox.servers.app import EscapingJSONResponse, ToolError, body_json, create_app, describe_validation_errors
+from gymbox.servers.app import (
+    EscapingJSONResponse,
+    ToolError,
+    body_json,
+    create_app,
+    describe_validation_errors,
+    direct_post,
+)
 from gymbox.servers.metrics import track_resources
 from gymbox.servers.sessions import Session, SessionLost, SessionStore
 
@@ -348,7 +355,8 @@ def _add_body_route(
     app: FastAPI, path: str, handler: Callable[..., Any], model: type[BaseModel], summary: str | None = None
 ) -> None:
     # Handlers parse the body themselves (one error format, empty bodies allowed); the schema is for /docs.
-    app.post(
+    direct_post(
+        app,
         path,
         summary=summary,
         openapi_extra={"requestBody": {"content": {"application/json": {"schema": model.model_json_schema()}}}},
