@@ -134,7 +134,7 @@ class OpenAIModelServer:
     # ------------------------------------------------------------------ the upstream client
 
     def upstream(self) -> UpstreamClient:
-        """The shared upstream client (its aiohttp session is made on first use, in the running loop)."""
+        """The shared upstream client (its connections are made on first use, in the running loop)."""
         if self._upstream is None:
             self._upstream = UpstreamClient(
                 self.base_url,
