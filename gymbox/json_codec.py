@@ -4,16 +4,22 @@ A rollout is six HTTP exchanges plus a line in the rollouts file, and encoding a
 with the standard library was 5-10 % of every server's CPU and of the collector's. orjson is several times
 faster but stricter: it refuses lone surrogates (a model can write "\\ud800"), integers beyond 64 bits,
 non-string keys, and NaN or Infinity in its input. Each of those falls back to `json`, so whatever was
-accepted before still is, and encodes as before (a lone surrogate as its escape). One difference remains:
+accepted before still is, and encodes as before (a lone surrogate as its escape). Reading, orjson does not
+refuse an integer beyond 64 bits but turns it into a float: text with a run of 19 digits or more (where
+such an integer can be) is read by `json`, which keeps it exact. One difference remains:
 orjson writes NaN and Infinity as `null`, valid JSON, where `json` wrote non-standard literals.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
 
 
 def dumps(obj: Any) -> bytes:
@@ -26,6 +32,9 @@ def dumps(obj: Any) -> bytes:
 
 def loads(raw: bytes | str) -> Any:
     """Parse JSON; raises ValueError (json.JSONDecodeError) or RecursionError as `json.loads` does."""
+    long_digits = _LONG_DIGITS.search(raw) if isinstance(raw, bytes) else _LONG_DIGITS_TEXT.search(raw)
+    if long_digits:
+        return json.loads(raw)  # maybe an integer orjson would read as a float: see the module docstring
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

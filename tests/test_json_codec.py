@@ -36,3 +36,15 @@ def test_loads_accepts_what_json_accepts(text: str | bytes) -> None:
 def test_loads_raises_json_errors_on_bad_json(text: str | bytes) -> None:
     with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)):
         json_codec.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "123456789012345678901234567890",
+        b'{"id": 18446744073709551616, "n": [-9223372036854775809]}',
+        '{"big": 99999999999999999999, "small": 1}',
+    ],
+)
+def test_integers_beyond_64_bits_stay_exact(text: str | bytes) -> None:
+    assert repr(json_codec.loads(text)) == repr(json.loads(text))  # ints, not floats that compare equal

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.message
 import inspect
 import json
-import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, get_type_hints
 
@@ -21,7 +20,6 @@ from gymbox import json_codec
 from gymbox.servers.metrics import install_metrics
 
 _MAX_ERROR_CHARS = 1200
-_LONG_NUMBER = re.compile(rb"\d{19}")  # 19 digits or more: maybe past orjson's 64-bit integers
 ModelT = TypeVar("ModelT", bound=BaseModel)
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Awaitable[Response]])
 
@@ -179,8 +177,7 @@ async def validated_body(request: Request, model: type[ModelT]) -> ModelT:
     data: Any = raw  # a body not declared JSON is validated as bytes, and fails, as FastAPI's strict default
     if _is_json(request.headers.get("content-type")):
         try:
-            # orjson reads an integer beyond 64 bits as a float; the standard library, as FastAPI did, exactly.
-            data = json.loads(raw) if _LONG_NUMBER.search(raw) else json_codec.loads(raw)
+            data = json_codec.loads(raw)
         except json.JSONDecodeError as exc:
             error = {
                 "type": "json_invalid",
