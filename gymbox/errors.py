@@ -14,6 +14,9 @@ Messages say what happened, where, and what to do about it.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+_MAX_ERROR_CHARS = 1200
 
 
 class RolloutStatus(StrEnum):
@@ -82,3 +85,15 @@ class UpstreamError(GymboxError):
         self.kind = kind
         self.status = status
         super().__init__(message)
+
+
+def describe_validation_errors(errors: list[Any]) -> str:
+    """`city: Field required; days: Input should be a valid integer` — short enough for a model to act on."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        where = ".".join(loc) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    text = "; ".join(parts)
+    # A union mismatch lists every alternative; the head is enough to act on.
+    return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + " …"

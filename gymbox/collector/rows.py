@@ -11,9 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gymbox.errors import DataError
+from gymbox.errors import DataError, describe_validation_errors
 from gymbox.protocol import RunRequest
-from gymbox.servers.app import describe_validation_errors
 
 
 @dataclass

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from gymbox import json_codec
-from gymbox.servers.app import EscapingJSONResponse, ToolError, create_app, describe_validation_errors
+from gymbox.errors import describe_validation_errors
+from gymbox.servers.app import EscapingJSONResponse, ToolError, create_app
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import request_response
 
 from gymbox import json_codec
+from gymbox.errors import describe_validation_errors
 from gymbox.servers.metrics import install_metrics
 
-_MAX_ERROR_CHARS = 1200
 ModelT = TypeVar("ModelT", bound=BaseModel)
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Awaitable[Response]])
 
@@ -49,18 +49,6 @@ def body_json(body: BaseModel, **kwargs: Any) -> dict[str, Any]:
         return body.model_dump(mode="json", **kwargs)
     except ValueError as exc:
         raise ToolError(f"request body cannot be used: {exc}", status_code=422) from None
-
-
-def describe_validation_errors(errors: list[Any]) -> str:
-    """`city: Field required; days: Input should be a valid integer` — short enough for a model to act on."""
-    parts = []
-    for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        where = ".".join(loc) or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    text = "; ".join(parts)
-    # A union mismatch lists every alternative; the head is enough to act on.
-    return text if len(text) <= _MAX_ERROR_CHARS else text[:_MAX_ERROR_CHARS] + " …"
 
 
 def create_app(title: str, **kwargs: Any) -> FastAPI:

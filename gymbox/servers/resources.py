@@ -37,13 +37,13 @@ from typing_extensions import TypeVar as DefaultTypeVar
 
 from gymbox import json_codec
 from gymbox.config import ResolvedConfig
+from gymbox.errors import describe_validation_errors
 from gymbox.protocol import SESSION_COOKIE, AggregateMetricsRequest, RunRequest, VerifyRequest
 from gymbox.servers.app import (
     EscapingJSONResponse,
     ToolError,
     body_json,
     create_app,
-    describe_validation_errors,
     direct_post,
 )
 from gymbox.servers.metrics import track_resources
