@@ -10,7 +10,7 @@ benchmark double answering at once). For each repeat it prints the CPU time (use
 server process spent per rollout, the collector's (its whole process, start-up included), and the rate.
 This is the quick loop for CPU work: no images, no container networking, seconds a run; the whole path in
 containers, beside NeMo Gym, is benchmarks/bench_vs_nemogym.py. `--profile DIR` samples each server with
-py-spy (`pip install py-spy`) into DIR/<process>.txt (raw collapsed stacks), which slows the run.
+py-spy (`pip install py-spy`) into DIR/<process>.txt (raw collapsed stacks), the collector too, which slows the run.
 """
 
 from __future__ import annotations
@@ -129,11 +129,12 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
     out = work / "rollouts.jsonl"
     out.unlink(missing_ok=True)
     started = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "gymbox.cli", "rollout", "--url", f"http://127.0.0.1:{BASE_PORT + 2}", "--agent",
-         AGENT, "-i", str(rows), "-o", str(out), "--concurrency", str(args.concurrency)],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    collector = [sys.executable, "-m", "gymbox.cli", "rollout", "--url", f"http://127.0.0.1:{BASE_PORT + 2}",
+                 "--agent", AGENT, "-i", str(rows), "-o", str(out), "--concurrency", str(args.concurrency)]  # fmt: skip
+    if args.profile:  # the collector is sampled from its start: its start-up is part of its cost
+        collector = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", str(args.profile / "collector.txt"), "--",
+                     *collector]  # fmt: skip
+    subprocess.run(collector, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.monotonic() - started
     per_rollout = {name: (cpu_seconds(proc.pid) - before[name]) * 1000 / args.rows for name, proc in servers.items()}
     per_rollout["collector"] = (children_cpu_seconds() - collector_before) * 1000 / args.rows

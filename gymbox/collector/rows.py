@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gymbox import json_codec
 from gymbox.errors import DataError, describe_validation_errors
 from gymbox.protocol import RunRequest
 
@@ -36,7 +37,11 @@ class RejectedRow:
 
 
 def content_hash(row: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical(row).encode()).hexdigest()[:32]
+    return _hash(_canonical(row).encode())
+
+
+def _hash(canonical: bytes) -> str:
+    return hashlib.sha256(canonical).hexdigest()[:32]
 
 
 def _canonical(row: dict[str, Any]) -> str:
@@ -96,10 +101,11 @@ class _RowKeys:
         self._seen: dict[bytes, int] = {}
 
     def take(self, line_no: int, text: str) -> TaskRow | RejectedRow:
-        row = validate_row_text(text)
-        if isinstance(row, str):
-            return RejectedRow(line_no, row, text)
-        digest = content_hash(row)
+        checked = _checked_row(text)
+        if isinstance(checked, str):
+            return RejectedRow(line_no, checked, text)
+        row, canonical = checked
+        digest = _hash(canonical)
         raw_key = bytes.fromhex(digest)
         occurrence = self._seen.get(raw_key, 0)
         self._seen[raw_key] = occurrence + 1
@@ -109,21 +115,27 @@ class _RowKeys:
 
 def validate_row_text(text: str) -> dict[str, Any] | str:
     """The parsed row, or why it is not a valid task row."""
+    checked = _checked_row(text)
+    return checked if isinstance(checked, str) else checked[0]
+
+
+def _checked_row(text: str) -> tuple[dict[str, Any], bytes] | str:
+    """The parsed row and its canonical JSON (what its key hashes), or why it is not a valid task row."""
     try:
         return _validate_row_text(text)
     except RecursionError:  # json, pydantic and the hash all recurse: 10,000 nested brackets stop them
         return "nested too deeply to read (thousands of levels of brackets); flatten the row"
 
 
-def _validate_row_text(text: str) -> dict[str, Any] | str:
+def _validate_row_text(text: str) -> tuple[dict[str, Any], bytes] | str:
     try:
-        row = json.loads(text)
+        row = json_codec.loads(text)
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
     if not isinstance(row, dict):
         return f"a row must be a JSON object, got {type(row).__name__}"
     try:
-        _canonical(row).encode()
+        canonical = _canonical(row).encode()
     except UnicodeEncodeError as exc:
         code = ord(exc.object[exc.start])
         return f"holds the escape \\u{code:04x}, a lone surrogate that is not valid Unicode; fix or drop it"
@@ -131,7 +143,7 @@ def _validate_row_text(text: str) -> dict[str, Any] | str:
         RunRequest.model_validate(row)
     except ValidationError as exc:
         return describe_validation_errors(list(exc.errors()))
-    return row
+    return row, canonical
 
 
 def count_lines(path: Path) -> int:
