@@ -116,3 +116,9 @@ def test_accepts_connections_tells_a_listening_port_from_a_closed_one() -> None:
     finally:
         listening.close()
         closed.close()
+
+
+def test_published_ports_can_be_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discovery, "accepts_connections", lambda url: True)
+    monkeypatch.setenv(discovery.ADDRESSES_ENV, "published")
+    assert discovery._where_agents_answer(_stack()) == agent_urls(_stack())

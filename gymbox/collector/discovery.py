@@ -8,6 +8,7 @@ copies every byte between two sockets: about 0.2 ms of CPU per rollout, 4 % of a
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -52,11 +53,16 @@ def stack_agents(stack: str) -> dict[str, list[str]]:
 
 
 PROBE_TIMEOUT_S = 0.5
+# `published`: always the published ports (a firewall between the host and its bridge networks, or a test
+# of what a restart on a new port does); anything else: container addresses where they answer.
+ADDRESSES_ENV = "GYMBOX_AGENT_ADDRESSES"
 
 
 def _where_agents_answer(containers: list[Container]) -> dict[str, list[str]]:
     from gymbox.docker.stack import agent_addresses, agent_urls
 
+    if os.environ.get(ADDRESSES_ENV) == "published":
+        return agent_urls(containers)
     direct = agent_addresses(containers)
     first = next((urls[0] for urls in direct.values() if urls), None)
     if first is not None and accepts_connections(first):

@@ -123,7 +123,9 @@ def test_an_agent_restarted_on_a_new_port_is_found_again(
     def restart_agent() -> None:
         docker("restart", "--time", "1", agent.id, timeout=120)
 
-    done = collect_through(restart_agent, stack_name, WEATHER_AGENT, tmp_path / "rows.jsonl", out, gymbox_env)
+    # Published ports: a restart moves those (a container's own address usually stays the same).
+    env = {**gymbox_env, "GYMBOX_AGENT_ADDRESSES": "published"}
+    done = collect_through(restart_agent, stack_name, WEATHER_AGENT, tmp_path / "rows.jsonl", out, env)
     assert done.returncode == 0, done.stderr
     [new_url] = agent_urls(stack.containers())[WEATHER_AGENT]
     assert new_url != old_url, "Docker gave the restarted agent its old port: nothing to find again"
