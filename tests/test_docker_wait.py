@@ -137,7 +137,9 @@ def _restarting(nemo: bool, restarts: int) -> Container:
     return container
 
 
-@pytest.mark.parametrize(("nemo", "restarts", "waited"), [(True, 1, True), (True, 3, False), (False, 1, False)])
+@pytest.mark.parametrize(
+    ("nemo", "restarts", "waited"), [(True, 1, True), (True, wait.NEMO_RESTARTS_WAITED + 1, False), (False, 1, False)]
+)
 def test_a_nemo_server_restarting_after_a_ray_flake_is_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nemo: bool, restarts: int, waited: bool
 ) -> None:

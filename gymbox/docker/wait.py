@@ -34,7 +34,7 @@ NOT_CREATED = "not created"
 # A NeMo Gym server connects to the stack's shared Ray head as it starts, and on a busy host that connection
 # can fail once in a while (Ray's client server gives up on it); the restart policy starts the server again
 # and the next connection works. Its first restarts are waited through, not reported as a crash.
-NEMO_RESTARTS_WAITED = 2
+NEMO_RESTARTS_WAITED = 4
 
 # {service: state} on every poll, for a live display (`gymbox up`); set with `progress_to`.
 ProgressCallback = Callable[[dict[str, str]], None]

@@ -514,7 +514,7 @@ def _run_batch(
 
 
 SETTLE_TIMEOUT_S = 1200.0
-RAY_CLIENT_RETRIES = 2
+RAY_CLIENT_RETRIES = 4
 _RAY_CLIENT_FLAKE = re.compile(r"Starting Ray client server failed|Initialization failure from server")
 
 

@@ -112,8 +112,10 @@ def ray_head_service(version: str, image: str, stack_name: str) -> Service:
         secrets=False,
         shm_size="256m",
         # Each server is a Ray Client; the head starts a process per client, which on a loaded host takes
-        # longer than Ray's default 30 s wait.
-        environment={"RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "300"},
+        # longer than Ray's default 30 s wait. That process sometimes dies as it is forked (a gRPC race in
+        # Ray's client proxier, ray-project/ray#63202); its client waits this long before failing, and the
+        # restart policy starts the server again: long enough for a slow start, short enough to retry.
+        environment={"RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "120"},
         comment=f"Ray head shared by the stack's NeMo Gym {version} servers (as ng_run shares one)",
     )
 
