@@ -15,7 +15,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,24 +206,28 @@ def agent_urls(containers: list[Container]) -> dict[str, list[str]]:
     """Where a stack's agents listen: {agent instance: `http://127.0.0.1:<host port>` of each running
     replica, in replica order}, from its containers (`Stack(name).containers()`).
 
-    The one place agent URLs are found: `up` prints them, the collector sends to them, and looks them up
-    again when an agent restarts on a new published port.
+    `up` prints them; the collector sends to them (or to `agent_addresses`), and looks them up again when
+    an agent restarts on a new published port.
     """
-    urls: dict[str, list[str]] = {}
-    for c in containers:
-        if c.role == Role.RESPONSES_API_AGENTS and c.state.running:
-            published = c.host_ports(CONTAINER_PORT)
-            urls.setdefault(c.instance, []).extend(
-                f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}" for ip, port in published
-            )
-    return {name: found for name, found in sorted(urls.items()) if found}
+    return _running_agents(
+        containers,
+        lambda c: [
+            f"http://{ip if ip not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+            for ip, port in c.host_ports(CONTAINER_PORT)
+        ],
+    )
 
 
 def agent_addresses(containers: list[Container]) -> dict[str, list[str]]:
     """{agent instance: `http://<container ip>:<port>` of each running replica}: where a Linux host with a
     local engine reaches its agents without a published port (and the docker-proxy process behind it)."""
+    return _running_agents(containers, lambda c: [f"http://{ip}:{CONTAINER_PORT}" for ip in c.ip_addresses[:1]])
+
+
+def _running_agents(containers: list[Container], urls_of: Callable[[Container], list[str]]) -> dict[str, list[str]]:
+    """{agent instance: `urls_of` each of its running replicas, in order}, agents without any left out."""
     urls: dict[str, list[str]] = {}
     for c in containers:
-        if c.role == Role.RESPONSES_API_AGENTS and c.state.running and c.ip_addresses:
-            urls.setdefault(c.instance, []).append(f"http://{c.ip_addresses[0]}:{CONTAINER_PORT}")
-    return dict(sorted(urls.items()))
+        if c.role == Role.RESPONSES_API_AGENTS and c.state.running:
+            urls.setdefault(c.instance, []).extend(urls_of(c))
+    return {name: found for name, found in sorted(urls.items()) if found}
