@@ -27,6 +27,7 @@ from gymbox.config import ResolvedConfig, load_config
 from gymbox.http_client import SERVER_KEEP_ALIVE_S
 from gymbox.registry import build_app
 from gymbox.roles import Role
+from gymbox.servers.http_protocol import BufferedHttpToolsProtocol
 
 _NO_ENV_FILE = Path("/dev/null")  # tests must not pick up a developer's ./env.yaml
 
@@ -43,6 +44,7 @@ class _ThreadServer:
                 app,
                 log_level="warning",
                 lifespan="on",
+                http=BufferedHttpToolsProtocol,  # as `gymbox serve`
                 timeout_graceful_shutdown=1,
                 timeout_keep_alive=SERVER_KEEP_ALIVE_S,
             )

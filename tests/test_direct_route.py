@@ -108,3 +108,71 @@ def test_an_endpoint_that_needs_fastapi_is_refused() -> None:
         direct_post(app, "/query")(query)
     with pytest.raises(TypeError, match="returns a Response"):
         direct_post(app, "/data")(returns_data)  # type: ignore[type-var]
+
+
+def lane_app() -> FastAPI:
+    """A gymbox app whose direct route says whether its request came the short lane (no router, no exit stack)."""
+    app = create_app("t")
+
+    @direct_post(app, "/where")
+    async def where(request: Request) -> EscapingJSONResponse:
+        if request.headers.get("x-raise") == "tool":
+            raise ToolError("refused", status_code=418)
+        if request.headers.get("x-raise") == "bug":
+            raise RuntimeError("a bug")
+        lane = "fastapi_middleware_astack" not in request.scope
+        return EscapingJSONResponse({"lane": lane, "route": request.scope["route"].path})
+
+    return app
+
+
+def test_a_direct_route_takes_the_short_lane_and_other_requests_the_long_one() -> None:
+    app = lane_app()
+
+    @app.get("/where")
+    async def where_get(request: Request) -> dict[str, bool]:
+        return {"lane": "fastapi_middleware_astack" not in request.scope}
+
+    with TestClient(app) as c:
+        assert c.post("/where").json() == {"lane": True, "route": "/where"}
+        assert c.get("/where").json() == {"lane": False}
+        assert c.post("/where/", follow_redirects=False).status_code == 307  # the router redirects, as before
+
+
+def test_the_short_lane_keeps_metrics_and_error_answers() -> None:
+    with TestClient(lane_app(), raise_server_exceptions=False) as c:
+        c.post("/where")
+        refused = c.post("/where", headers={"x-raise": "tool"})
+        bug = c.post("/where", headers={"x-raise": "bug"})
+        metrics = c.get("/metrics").text
+    assert (refused.status_code, refused.json()["error"]) == (418, "refused")
+    assert (bug.status_code, bug.text) == (500, "Internal Server Error")
+    assert 'gymbox_http_requests_total{method="POST",route="/where",status="200"} 1.0' in metrics
+    assert 'gymbox_errors_total{kind="exception",route="/where"} 1.0' in metrics
+    assert 'gymbox_http_requests_total{method="POST",route="/where",status="418"} 1.0' in metrics
+
+
+def test_an_earlier_route_that_takes_the_path_still_wins() -> None:
+    app = create_app("t")
+
+    @app.post("/{anything}")
+    async def catch_all(anything: str) -> dict[str, str]:
+        return {"route": "catch-all"}
+
+    @direct_post(app, "/where")
+    async def where(request: Request) -> EscapingJSONResponse:
+        return EscapingJSONResponse({"route": "direct"})
+
+    with TestClient(app) as c:
+        assert c.post("/where").json() == {"route": "catch-all"}
+
+
+def test_a_body_limit_keeps_requests_on_the_long_path() -> None:
+    app = create_app("t", max_body_size=16)
+
+    @direct_post(app, "/echo")
+    async def echo_body(body: Body) -> EscapingJSONResponse:
+        return EscapingJSONResponse(body.model_dump())
+
+    with TestClient(app) as c:
+        assert c.post("/echo", json={"name": "a" * 64, "inner": {"n": 1}}).status_code == 413

@@ -29,6 +29,7 @@ def serve(
     from gymbox.docker.swarm import load_mounted_secrets
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
+    from gymbox.servers.http_protocol import BufferedHttpToolsProtocol
 
     load_mounted_secrets()  # on a Swarm, this instance's secrets are files in /run/secrets
 
@@ -43,6 +44,7 @@ def serve(
         port=port or inst.config.port or 8000,
         log_level=log_level,
         access_log=False,
+        http=BufferedHttpToolsProtocol,  # an answer's head and body in one send
         timeout_graceful_shutdown=5,
         timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.message
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar, get_type_hints
 
 from fastapi import FastAPI, Request
@@ -13,8 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.routing import request_response
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.routing import BaseRoute, Match, Router, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gymbox import json_codec
 from gymbox.errors import describe_validation_errors
@@ -52,7 +55,7 @@ def body_json(body: BaseModel, **kwargs: Any) -> dict[str, Any]:
 
 
 def create_app(title: str, **kwargs: Any) -> FastAPI:
-    app = FastAPI(title=title, **{"default_response_class": EscapingJSONResponse, **kwargs})
+    app = ServerAPI(title=title, **{"default_response_class": EscapingJSONResponse, **kwargs})
     install_metrics(app, title)  # GET /metrics: requests, latency and errors per route (Prometheus)
 
     @app.get("/health")
@@ -104,9 +107,11 @@ class DirectRoute(APIRoute):
         if kwargs.get("dependencies"):
             raise TypeError(f"{path}: a DirectRoute does not run dependencies")
         super().__init__(path, endpoint, **kwargs)
-        if kwargs.get("max_body_size") is None:  # else keep FastAPI's app, which enforces the limit
+        self.handler = self.get_route_handler()
+        self.direct = kwargs.get("max_body_size") is None  # else keep FastAPI's app, which enforces the limit
+        if self.direct:
             # Starlette's wrapper: the app's exception handlers, without FastAPI's exit stacks.
-            self.app = request_response(self.get_route_handler())
+            self.app = request_response(self.handler)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = self.endpoint
@@ -121,6 +126,94 @@ class DirectRoute(APIRoute):
             return await endpoint(**arguments)  # type: ignore[no-any-return]
 
         return handler
+
+
+class ServerAPI(FastAPI):
+    """FastAPI, with a short lane for POSTs to a DirectRoute: what every rollout calls.
+
+    Such a request passes Starlette's outermost error middleware and the app's own middlewares (metrics,
+    session cookies) as any other, then goes straight to its route's handler. It skips FastAPI's telemetry,
+    body-limit and exit-stack middlewares, the router's walk through every route, and Starlette's
+    per-route wrappers: about 15% of a server's CPU per request (benchmarks/bench_server_overhead.py). The
+    app's exception handlers answer what the handler raises, as they do on the long path. Everything else,
+    and a whole app with a body limit or a root path, takes the long path.
+    """
+
+    _lane: ASGIApp | None = None
+    _lane_routes: dict[str, DirectRoute] = {}
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        routes = _lane_routes(self.router.routes)
+        if routes and self.max_body_size is None and not self.root_path:
+            handlers = {k: v for k, v in self.exception_handlers.items() if k not in (500, Exception)}
+            lane: ASGIApp = _DirectLane(self.router, routes, handlers)
+            for cls, args, kwargs in reversed(self.user_middleware):
+                lane = cls(lane, *args, **kwargs)
+            error_handler = self.exception_handlers.get(500, self.exception_handlers.get(Exception))
+            self._lane = ServerErrorMiddleware(lane, handler=error_handler, debug=self.debug)
+            self._lane_routes = routes
+        return stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self._lane
+        if (
+            lane is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in self._lane_routes
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+def _lane_routes(routes: Sequence[BaseRoute]) -> dict[str, DirectRoute]:
+    """The DirectRoutes a POST reaches by its exact path: none that an earlier route would take first."""
+    found: dict[str, DirectRoute] = {}
+    for index, route in enumerate(routes):
+        if not (isinstance(route, DirectRoute) and route.direct and route.path_format == route.path):
+            continue  # a path parameter: the router's matching it needs
+        probe: Scope = {"type": "http", "method": "POST", "path": route.path, "root_path": ""}
+        if route.path not in found and all(r.matches(probe)[0] != Match.FULL for r in routes[:index]):
+            found[route.path] = route
+    return found
+
+
+class _DirectLane:
+    """The end of the short lane: the route's handler, and the app's exception handlers for what it raises."""
+
+    def __init__(self, router: Router, routes: dict[str, DirectRoute], handlers: dict[Any, Any]) -> None:
+        self.router, self.routes = router, routes
+        self.status_handlers = {k: v for k, v in handlers.items() if isinstance(k, int)}
+        self.exception_handlers = {k: v for k, v in handlers.items() if not isinstance(k, int)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes[scope["path"]]
+        scope.update(router=self.router, route=route, endpoint=route.endpoint, path_params={})
+        request = Request(scope, receive, send)
+        try:
+            response = await route.handler(request)
+        except Exception as exc:
+            handler = self._handler_for(exc)
+            if handler is None:
+                raise  # Starlette's error middleware answers 500 and the server logs it
+            if inspect.iscoroutinefunction(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+            exc.__traceback__ = None  # as Starlette: a reused exception would pile up tracebacks
+        await response(scope, receive, send)
+
+    def _handler_for(self, exc: Exception) -> Callable[..., Any] | None:
+        if isinstance(exc, HTTPException) and exc.status_code in self.status_handlers:
+            return self.status_handlers[exc.status_code]  # type: ignore[no-any-return]
+        for cls in type(exc).__mro__:
+            if cls in self.exception_handlers:
+                return self.exception_handlers[cls]  # type: ignore[no-any-return]
+        return None
 
 
 def direct_post(app: FastAPI, path: str, **kwargs: Any) -> Callable[[EndpointT], EndpointT]:
