@@ -44,6 +44,8 @@ def test_loads_raises_json_errors_on_bad_json(text: str | bytes) -> None:
         "123456789012345678901234567890",
         b'{"id": 18446744073709551616, "n": [-9223372036854775809]}',
         '{"big": 99999999999999999999, "small": 1}',
+        '{"lone": "\ud800", "big": 99999999999999999999}',  # text no codec can encode as it is
+        b'{"id": 123456789012345678, "n": 1234567890123456789.5}',  # 18 digits, and 19 before a point
     ],
 )
 def test_integers_beyond_64_bits_stay_exact(text: str | bytes) -> None:
