@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gymbox import json_codec
 from gymbox.collector.rows import content_hash
 from gymbox.collector.store import rollout_key, sibling
 from gymbox.errors import RolloutStatus
@@ -220,8 +221,8 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
         for text in handle:
             try:
-                yield json.loads(text)
-            except json.JSONDecodeError:
+                yield json_codec.loads(text)
+            except (ValueError, RecursionError):  # a torn last line, or one nested too deep
                 continue
 
 

@@ -29,7 +29,6 @@ The api key is never logged, and scrubbed from any upstream message passed on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -41,6 +40,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
+from gymbox import json_codec
 from gymbox.config import ResolvedConfig
 from gymbox.model_servers.chat_convert import chat_to_response, responses_to_chat
 from gymbox.model_servers.chat_messages import ChatConversionError
@@ -153,8 +153,8 @@ class OpenAIModelServer:
         """POST upstream and parse the answer (for a completion the proxy converts)."""
         raw = await self._send(path, body)
         try:
-            answer = json.loads(raw)
-        except ValueError:
+            answer = json_codec.loads(raw)
+        except (ValueError, RecursionError):
             answer = None
         if not isinstance(answer, dict):
             raise self._not_json(path)
