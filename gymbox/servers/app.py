@@ -134,7 +134,7 @@ class ServerAPI(FastAPI):
     Such a request passes Starlette's outermost error middleware and the app's own middlewares (metrics,
     session cookies) as any other, then goes straight to its route's handler. It skips FastAPI's telemetry,
     body-limit and exit-stack middlewares, the router's walk through every route, and Starlette's
-    per-route wrappers: about 15% of a server's CPU per request (benchmarks/bench_server_overhead.py). The
+    per-route wrappers: about a quarter of a server's CPU per request (benchmarks/bench_server_overhead.py). The
     app's exception handlers answer what the handler raises, as they do on the long path. Everything else,
     and a whole app with a body limit or a root path, takes the long path.
     """
