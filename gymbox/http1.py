@@ -190,7 +190,7 @@ class _Connection(asyncio.Protocol):
         self.close()
 
     def _reset(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser stays: llhttp starts on the next answer of a kept-alive connection by itself.
         self._headers, self._cookies, self._body = {}, {}, []
         self._headers_done = self._sized = False
 

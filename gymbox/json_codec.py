@@ -22,12 +22,12 @@ _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_RUN = b"0" * 19
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact JSON, UTF-8."""
+def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON, UTF-8; `sort_keys` for a canonical form (a hash of it, say)."""
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else None)
     except TypeError:  # orjson.JSONEncodeError: see above
-        return json.dumps(obj, separators=(",", ":")).encode()
+        return json.dumps(obj, separators=(",", ":"), sort_keys=sort_keys).encode()
 
 
 def loads(raw: bytes | str) -> Any:

@@ -2,6 +2,7 @@
 
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,11 @@ def test_loads_raises_json_errors_on_bad_json(text: str | bytes) -> None:
 )
 def test_integers_beyond_64_bits_stay_exact(text: str | bytes) -> None:
     assert repr(json_codec.loads(text)) == repr(json.loads(text))  # ints, not floats that compare equal
+
+
+@pytest.mark.parametrize("obj", [{"b": 1, "a": {"d": [2], "c": None}}, {"b": "\ud800", "a": 2**70}])
+def test_sorted_dumps_are_canonical_whatever_the_key_order(obj: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(obj.items())))
+    assert json_codec.dumps(obj, sort_keys=True) == json_codec.dumps(reordered, sort_keys=True)
+    assert json.loads(json_codec.dumps(obj, sort_keys=True)) == json.loads(json.dumps(obj, sort_keys=True))
+    assert list(json.loads(json_codec.dumps(obj, sort_keys=True))) == sorted(obj)

@@ -45,6 +45,8 @@ def serve(
         log_level=log_level,
         access_log=False,
         http=BufferedHttpToolsProtocol,  # an answer's head and body in one send
+        proxy_headers=False,  # peers talk to it directly: no X-Forwarded-* to read on every request
+        server_header=False,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )

@@ -35,6 +35,7 @@ from fastapi.responses import Response
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
+from gymbox import json_codec
 from gymbox.model_servers.chat_convert import response_to_completion
 from gymbox.model_servers.chat_messages import ChatConversionError, messages_to_items
 from gymbox.model_servers.openai_app import (
@@ -138,7 +139,8 @@ class ScriptedModelServer:
         turn = script[step] if step < len(script) else ScriptedTurn(say=self.config.default_reply)
         context = {"outputs": _tool_outputs(items), "match": match}
         try:
-            output = self._render_turn(turn, context, seed=f"{json.dumps(items, sort_keys=True)}|{step}")
+            seed = f"{hashlib.sha256(json_codec.dumps(items, sort_keys=True)).hexdigest()}|{step}"
+            output = self._render_turn(turn, context, seed)
         except Exception as exc:  # a broken template is the script author's bug: say which turn
             from_request = SCRIPT_METADATA_KEY in (params.get("metadata") or {})  # else a config rule's
             raise ModelServerError(
@@ -283,7 +285,7 @@ def _response(
 ) -> dict[str, Any]:
     input_tokens, output_tokens = _count_tokens(items), _count_tokens(output)
     return {
-        "id": "resp_" + hashlib.sha256(json.dumps(output, sort_keys=True).encode()).hexdigest()[:24],
+        "id": "resp_" + hashlib.sha256(json_codec.dumps(output, sort_keys=True)).hexdigest()[:24],
         "object": "response",
         "created_at": int(time.time()),
         "model": model,
