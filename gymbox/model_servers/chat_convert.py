@@ -17,8 +17,8 @@ Choices made here, and why:
 
 from __future__ import annotations
 
+import random
 import time
-import uuid
 from typing import Any
 
 from gymbox.model_servers.chat_messages import (
@@ -63,8 +63,13 @@ _RESPONSES_ONLY = frozenset(
 _INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
+# Ids need to be unique, not secret: a generator of this module's own, seeded once from the OS, instead of
+# uuid4's read of os.urandom (a system call) for every item of every answer.
+_ID_BITS = random.Random()
+
+
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    return f"{prefix}_{_ID_BITS.getrandbits(128):032x}"
 
 
 # ------------------------------------------------------------------------------- Responses -> Chat
