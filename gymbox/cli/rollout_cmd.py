@@ -100,6 +100,7 @@ def rollout(
     from gymbox.collector.rows import count_lines
     from gymbox.collector.runner import CollectOptions, Collector, run_until_signalled
     from gymbox.collector.store import sibling
+    from gymbox.gc_tuning import settle_after_startup
 
     rediscover: Callable[[], dict[str, list[str]]] | None
     if swarm_engine.check_engine(engine) == "swarm" and not url:
@@ -142,6 +143,7 @@ def rollout(
         collector = Collector(agents, output, options, on_outcome=on_outcome, rediscover=rediscover)
         if exporter is not None:
             exporter.watch(collector)
+        settle_after_startup()  # this process is the collector now, to the end
         summary = run_until_signalled(collector, input)  # Ctrl-C and SIGTERM still print the summary
         if not summary.interrupted:
             progress.finish()

@@ -27,6 +27,7 @@ def serve(
 
     from gymbox.cli.common import load_stack
     from gymbox.docker.swarm import load_mounted_secrets
+    from gymbox.gc_tuning import settle_after_startup
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
     from gymbox.registry import build_app
     from gymbox.servers.http_protocol import BufferedHttpToolsProtocol
@@ -37,6 +38,7 @@ def serve(
     stack = load_stack(config, [*(set_ or []), *(overrides or [])], model, env_file, serving=name)
     inst = stack.instance(name)
     app = build_app(stack, name)
+    settle_after_startup()
     # One process per instance: episode state lives in memory, so scale with replicas, not workers.
     uvicorn.run(
         app,
