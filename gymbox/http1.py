@@ -25,6 +25,8 @@ from typing import NamedTuple, cast
 
 import httptools
 
+from gymbox.host_addresses import HostAddresses
+
 # Idle connections older than this are not reused; gymbox servers keep theirs open longer (see http_client),
 # so the server never closes a connection the client is about to reuse.
 DEFAULT_KEEPALIVE_S = 30.0
@@ -205,6 +207,7 @@ class ConnectionPool:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._busy: set[_Connection] = set()
         self._ssl: ssl.SSLContext | None = None
+        self._addresses = HostAddresses()
 
     async def request(
         self,
@@ -273,17 +276,36 @@ class ConnectionPool:
 
     async def _connect(self, key: tuple[str, str, int]) -> _Connection:
         scheme, host, port = key
-        loop = asyncio.get_running_loop()
-        tls = self._tls_context() if scheme == "https" else None
         try:
             async with asyncio.timeout(self.connect_timeout_s):
-                transport, connection = await loop.create_connection(_Connection, host, port, ssl=tls)
+                connection = await self._connect_to_any(scheme, host, port)
         except TimeoutError:
+            self._addresses.forget(host, port)
             raise ConnectTimedOut(f"no connection within {self.connect_timeout_s:g} s") from None
         except OSError as exc:  # refused, unreachable, unknown host, a TLS handshake refused
+            self._addresses.forget(host, port)
             raise ConnectFailed(str(exc) or type(exc).__name__) from exc
-        connection.transport = transport  # uvloop may call connection_made only after this returns
         return connection
+
+    async def _connect_to_any(self, scheme: str, host: str, port: int) -> _Connection:
+        """The first of the host's addresses that takes a connection, as `loop.create_connection` would
+        try them, but from the looked-up addresses this pool keeps."""
+        loop = asyncio.get_running_loop()
+        tls = self._tls_context() if scheme == "https" else None
+        failed: list[OSError] = []
+        for address in await self._addresses.addresses(host, port):
+            try:
+                transport, connection = await loop.create_connection(
+                    _Connection, address, port, ssl=tls, server_hostname=host if tls else None
+                )
+            except OSError as exc:
+                failed.append(exc)
+                continue
+            if failed:  # one of its addresses is gone (a stopped replica): look the name up next time
+                self._addresses.forget(host, port)
+            connection.transport = transport  # uvloop may call connection_made only after this returns
+            return connection
+        raise failed[-1]
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._ssl is None:
