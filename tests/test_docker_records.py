@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from gymbox.collector import discovery
+from gymbox.docker import wait
 from gymbox.docker.records import parse_inspect, parse_lines
 from gymbox.docker.service import CONTAINER_PORT
 from gymbox.docker.stack import agent_addresses, agent_urls
-from gymbox.docker.status_table import stack_table
+from gymbox.docker.status_table import service_rows, stack_table
 from gymbox.testing import bound_socket
 
 DATA = Path(__file__).parent / "data" / "docker"
@@ -122,3 +127,35 @@ def test_published_ports_can_be_asked_for(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(discovery, "accepts_connections", lambda url: True)
     monkeypatch.setenv(discovery.ADDRESSES_ENV, "published")
     assert discovery._where_agents_answer(_stack()) == agent_urls(_stack())
+
+
+def _starting(ip: str) -> list:
+    raw = json.loads((DATA / "inspect_weather_stack.json").read_text())
+    for container in raw:
+        container["State"]["Health"]["Status"] = "starting"  # the engine's next probe is seconds away
+        for network in container["NetworkSettings"]["Networks"].values():
+            network["IPAddress"] = ip
+    return parse_inspect(json.dumps(raw))
+
+
+def test_ps_shows_a_server_healthy_once_it_answers_even_before_the_engine_probes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # The probe dials port 8000 at each container's address: here, this test's server on loopback.
+    monkeypatch.setattr(wait, "answers_health", partial(wait.answers_health, port=server.server_address[1]))
+    try:
+        assert {s for row in service_rows(_starting("127.0.0.1")) for s in row["states"]} == {"healthy"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert {s for row in service_rows(_starting("127.0.0.1")) for s in row["states"]} == {"starting"}

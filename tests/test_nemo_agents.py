@@ -171,8 +171,9 @@ def test_nemo_agent_and_model_run_nemos_process_and_the_agent_is_published_where
     assert set(agent["depends_on"]) == {"counter", "nemo_model", "nemo_ray_0_4_0"}
     # A NeMo server may restart once while it connects to Ray: its dependents wait for it to start, not to be
     # healthy (compose would give up on them), and `up` waits for every service's health itself.
-    assert agent["depends_on"]["nemo_model"] == {"condition": "service_started"}
-    assert agent["depends_on"]["counter"] == agent["depends_on"]["nemo_ray_0_4_0"] == {"condition": "service_healthy"}
+    # A gymbox server too: `up` sees it answer /health. The Ray head is waited for by the engine's probe.
+    assert agent["depends_on"]["nemo_model"] == agent["depends_on"]["counter"] == {"condition": "service_started"}
+    assert agent["depends_on"]["nemo_ray_0_4_0"] == {"condition": "service_healthy"}
     assert _config_dict(agent)["head_server"] == {"host": "127.0.0.1", "port": 18600}  # NeMo servers validate it
 
 

@@ -204,7 +204,7 @@ def test_a_rendered_nemo_gym_service_runs_nemo_gyms_process(tmp_path: Path) -> N
     assert "GET / HTTP/1.0" in svc["healthcheck"]["test"][-1]
     # Its peers, and the one Ray head its NeMo servers share (a Ray cluster per container would not fit).
     assert svc["depends_on"] == {
-        "judge_model": {"condition": "service_healthy"},
+        "judge_model": {"condition": "service_started"},  # a gymbox server: `up` waits for it
         "nemo_ray_0_4_0": {"condition": "service_healthy"},
     }
     ray = compose["services"]["nemo_ray_0_4_0"]

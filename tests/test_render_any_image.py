@@ -45,6 +45,9 @@ def test_any_image_runs_as_it_is_and_peers_dial_its_port(tmp_path: Path) -> None
     assert "user" not in search  # the image's own
     assert "127.0.0.1/9000" in search["healthcheck"]["test"][-1]
     assert "GET /hz " in search["healthcheck"]["test"][-1]
+    # `up` probes only /health on 8000 itself: for this one it waits for the engine, which probes every second.
+    assert search["healthcheck"]["interval"] == "1s"
+    assert services["search_agent"]["depends_on"]["search"] == {"condition": "service_healthy"}
     inside = yaml.safe_load((rendered.directory / "stack.yaml").read_text())
     assert inside["search"]["resources_servers"]["search"]["port"] == 9000  # what the agent dials
 
@@ -56,7 +59,7 @@ def test_a_server_with_a_url_is_dialled_there_and_not_started(tmp_path: Path) ->
 
     services = yaml.safe_load(rendered.compose_file.read_text())["services"]
     assert "policy_model" not in services
-    assert services["search_agent"]["depends_on"] == {"search": {"condition": "service_healthy"}}
+    assert services["search_agent"]["depends_on"] == {"search": {"condition": "service_started"}}  # /health on 8000
     assert "command" not in services["search"]  # the image's own CMD
     assert stack.instance("policy_model").url == "http://10.1.2.3:9000"
     inside = yaml.safe_load((rendered.directory / "stack.yaml").read_text())

@@ -252,9 +252,12 @@ def render(stack: ResolvedConfig, stack_name: str, images: StackImages, *, root:
     svcs, volumes = services(inside, stack_name, images, by_value, host_ports)
     from gymbox.nemo.runtime import RAY_ROLE
 
-    restartable = {s.name for s in svcs if s.nemo_gym and s.labels.get(ROLE_LABEL) != RAY_ROLE}
-    for svc in svcs:  # `up` itself waits for every service to be healthy
-        svc.started_deps = [dep for dep in svc.depends_on if dep in restartable]
+    # Dependents need these started, not healthy: `up` itself waits until each answers (gymbox servers reach
+    # their peers per request, not at start), and NeMo Gym servers may restart while they connect to Ray
+    # (docker/wait.py). vLLM and the Ray head are waited for by the engine, which probes them every second.
+    started_enough = {s.name for s in svcs if s.probed_by_up or (s.nemo_gym and s.labels.get(ROLE_LABEL) != RAY_ROLE)}
+    for svc in svcs:
+        svc.started_deps = [dep for dep in svc.depends_on if dep in started_enough]
     for svc in svcs:  # each container gets only the secrets its own instance's fields name
         if svc.secrets:
             svc.environment.update(secrets_mod.service_environment(secrets_mod.referenced(stack_dict.get(svc.name))))

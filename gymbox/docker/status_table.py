@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gymbox.docker.records import Container
 from gymbox.docker.service import CONTAINER_PORT
 from gymbox.docker.stack import agent_urls
+from gymbox.docker.wait import ready_before_the_engine_says
 from gymbox.roles import Role
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ _ROLE_NAMES = {
 def service_rows(containers: list[Container], *, verified: bool = False) -> list[dict[str, Any]]:
     """One record per service: service, role, replicas, states, image, urls.
 
-    `verified`: `up` just saw every container answer /health, which Docker's own (1 s) probe may not
-    have recorded yet; those show as healthy rather than `starting`."""
+    `verified`: `up` just saw every container answer /health. Otherwise a container the engine still calls
+    `starting` (its probe runs every 10 s) is asked itself, and shows as healthy when it answers."""
     services: dict[str, list[Container]] = {}
     for c in containers:
         services.setdefault(c.service, []).append(c)
@@ -40,12 +41,18 @@ def service_rows(containers: list[Container], *, verified: bool = False) -> list
                 "service": service,
                 "role": _ROLE_NAMES.get(members[0].role, members[0].role or "?"),
                 "replicas": len(members),
-                "states": sorted({"healthy" if verified and c.state.running else c.status for c in members}),
+                "states": sorted({_state(c, verified) for c in members}),
                 "image": members[0].config.image,
                 "urls": urls,
             }
         )
     return rows
+
+
+def _state(c: Container, verified: bool) -> str:
+    if c.state.running and (verified or ready_before_the_engine_says(c)):
+        return "healthy"
+    return c.status
 
 
 def _published(members: list[Container]) -> list[str]:

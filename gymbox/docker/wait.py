@@ -1,13 +1,13 @@
 """Waiting for a starting stack to be healthy, and saying precisely why it is not.
 
-The engine runs each container's healthcheck every second, and compose starts a service once its
-dependencies are healthy. This polls one `docker inspect` of all the stack's containers every 0.2 s while
-`compose up -d` runs, and fails fast: on the first container that exits, restarts or turns unhealthy (a
-NeMo Gym server's first restarts aside, see NEMO_RESTARTS_WAITED), on compose failing, or at the timeout,
-with the service's state, its last log lines and a hint.
-
-The last services to start (the agents) are also probed from the host, `GET /health` at their container
-address: that sees them ready as soon as they listen, up to a second before the engine's next probe.
+A gymbox server is ready when it answers `GET /health`. This probes each one from the host at its container
+address as soon as it runs, so it is seen ready as soon as it listens; the engine's own healthcheck of it
+runs only every 10 s (SERVER_PROBE_INTERVAL), and its dependents start without waiting for that. Servers
+this cannot probe (vLLM, NeMo Gym's, the Ray head), or a host that cannot reach container addresses, wait
+for the engine's verdict. Meanwhile this polls one `docker inspect` of all the stack's containers every
+0.2 s while `compose up -d` runs, and fails fast: on the first container that exits, restarts or turns
+unhealthy (a NeMo Gym server's first restarts aside, see NEMO_RESTARTS_WAITED), on compose failing, or at
+the timeout, with the service's state, its last log lines and a hint.
 """
 
 from __future__ import annotations
@@ -120,9 +120,13 @@ def _all_healthy(containers: list[Container], expected: dict[str, int]) -> bool:
 def _healthy(c: Container) -> bool:
     if not c.state.running:
         return False
-    if c.health in ("healthy", "none"):
-        return True
-    return c.health == "starting" and any(answers_health(ip) for ip in c.ip_addresses)
+    return c.health in ("healthy", "none") or ready_before_the_engine_says(c)
+
+
+def ready_before_the_engine_says(c: Container) -> bool:
+    """Still `starting` for the engine, whose next probe may be seconds away, but it answers GET /health
+    at its container address (where this host reaches those: Linux with a local engine)."""
+    return c.state.running and c.health == "starting" and any(answers_health(ip) for ip in c.ip_addresses)
 
 
 def answers_health(host: str, port: int = CONTAINER_PORT, timeout: float = 0.5) -> bool:

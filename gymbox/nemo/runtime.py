@@ -89,7 +89,7 @@ def url_address(url: str) -> dict[str, Any]:
 def ray_head_service(version: str, image: str, stack_name: str) -> Service:
     """The stack's Ray head for its NeMo servers of `version` (any of their images: each holds Ray)."""
     name = ray_service_name(version)
-    probe = healthcheck(start_period="120s")
+    probe = healthcheck(interval="1s", start_period="120s")  # the servers start once it is healthy
     probe["test"] = ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{RAY_CLIENT_PORT}"]
     return Service(
         name=name,
