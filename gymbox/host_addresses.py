@@ -1,5 +1,6 @@
-"""Host names looked up once every few seconds for the hop clients (`gymbox/http1.py`), not once per new
-connection.
+"""Host names looked up once every few seconds for the hop clients, not once per new connection: one cache
+per process (`gymbox.http_client.ADDRESSES`) serves every PeerClient's pool (`gymbox/http1.py`) and the
+pinning of an episode to a replica.
 
 In a container, looking up a compose service's name asks Docker's embedded DNS server, through libuv's
 thread pool: about 90 µs of the caller's CPU and 200 µs of wall time, plus the engine's CPU to answer. With

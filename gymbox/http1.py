@@ -201,13 +201,19 @@ class ConnectionPool:
     """Keep-alive connections per (scheme, host, port), reused most-recent first; no cap on their number
     (callers bound their own concurrency)."""
 
-    def __init__(self, *, connect_timeout_s: float, keepalive_s: float = DEFAULT_KEEPALIVE_S) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout_s: float,
+        keepalive_s: float = DEFAULT_KEEPALIVE_S,
+        addresses: HostAddresses | None = None,  # shared with other pools of the process; else its own
+    ) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.keepalive_s = keepalive_s
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._busy: set[_Connection] = set()
         self._ssl: ssl.SSLContext | None = None
-        self._addresses = HostAddresses()
+        self._addresses = addresses or HostAddresses()
 
     async def request(
         self,

@@ -12,10 +12,9 @@ timeout, so a dead replica (packets dropped, sockets stuck in SYN_SENT) fails in
 
 from __future__ import annotations
 
-import asyncio
+import ipaddress
 import json
 import random
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gymbox import json_codec
 from gymbox.errors import FailureKind, UpstreamError
+from gymbox.host_addresses import HostAddresses
 from gymbox.http1 import ConnectFailed, ConnectionPool, ConnectTimedOut, Disconnected
 from gymbox.retry import CONNECTING, RetryPolicy
 
@@ -96,7 +96,9 @@ class PeerClient:
         self.connect_timeout_s = connect_timeout_s
         self.timeout_s = timeout_s
         self.retry = retry
-        self._pool = ConnectionPool(connect_timeout_s=connect_timeout_s, keepalive_s=CLIENT_KEEP_ALIVE_S)
+        self._pool = ConnectionPool(
+            connect_timeout_s=connect_timeout_s, keepalive_s=CLIENT_KEEP_ALIVE_S, addresses=ADDRESSES
+        )
 
     async def close(self) -> None:
         await self._pool.close()
@@ -170,22 +172,18 @@ class DownReplicas:
 
 
 # A lookup is a thread-pool job and, in a container, a DNS query: once per episode it was half the agent's
-# CPU. Replicas change rarely, so addresses are kept this long; a failing address is not (see below).
-ADDRESS_TTL_S = 5.0
-_addresses: dict[tuple[str, int], tuple[float, list[str]]] = {}
+# CPU. One cache per process, for pinning episodes and for every PeerClient's new connections.
+ADDRESSES = HostAddresses()
 
 
 async def _resolve(host: str, port: int, down: DownReplicas | None) -> list[str]:
-    """The host's IPv4 addresses, from a lookup at most ADDRESS_TTL_S old while one of them is not down
-    (a replica that restarted on a new address is found at once)."""
-    cached = _addresses.get((host, port))
-    now = time.monotonic()
-    if cached and cached[0] > now and (down is None or any(not down.is_down(a) for a in cached[1])):
-        return cached[1]
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = sorted({str(info[4][0]) for info in infos if info[0] == socket.AF_INET})
-    _addresses[(host, port)] = (now + ADDRESS_TTL_S, addresses)
-    return addresses
+    """The host's IPv4 addresses, from a recent lookup while one of them is not down (a replica that
+    restarted on a new address is found at once)."""
+    addresses = await ADDRESSES.addresses(host, port)
+    if down is not None and all(down.is_down(a) for a in addresses):
+        ADDRESSES.forget(host, port)
+        addresses = await ADDRESSES.addresses(host, port)
+    return sorted(a for a in addresses if ipaddress.ip_address(a).version == 4)
 
 
 async def pin_replica(url: str, down: DownReplicas | None = None) -> str:
