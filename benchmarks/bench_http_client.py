@@ -1,12 +1,13 @@
 """CPU per request of the HTTP clients gymbox could use on its hops: aiohttp, and gymbox's own keep-alive pool.
 
-    python benchmarks/bench_http_client.py [--requests 20000] [--concurrency 64] [--repeats 3]
+    python benchmarks/bench_http_client.py [--requests 20000] [--concurrency 64] [--repeats 3] [--new-connections]
 
 Serves a small JSON echo (a raw ASGI app under uvicorn, so the server costs little and the same for both)
 in a subprocess on 127.0.0.1, then sends `--requests` POSTs of a tool-call-sized JSON body at
 `--concurrency` in flight from this process, on uvloop as gymbox's processes run, once per client per
 repeat (interleaved, since the VM is noisy). Prints this process's CPU time (user + system) per request,
-and the rate. The body is parsed on both sides, as the hops do.
+and the rate. The body is parsed on both sides, as the hops do. `--new-connections` opens and closes a
+connection for every request: what a first wave of rollouts pays, when each one in flight needs its own.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ async def measure(send: Send, requests: int, concurrency: int) -> tuple[float, f
 
 async def run(url: str, args: argparse.Namespace) -> None:
     headers = {"Content-Type": "application/json"}
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
+    connector = aiohttp.TCPConnector(limit=0, force_close=args.new_connections)
+    session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
     pool = ConnectionPool(connect_timeout_s=10)
 
     async def with_aiohttp() -> None:
@@ -87,8 +89,11 @@ async def run(url: str, args: argparse.Namespace) -> None:
             json_codec.loads(await answer.read())
 
     async def with_pool() -> None:
-        answer = await pool.request("POST", url, json_codec.dumps(PAYLOAD), headers, timeout_s=60)
+        fresh = ConnectionPool(connect_timeout_s=10) if args.new_connections else pool
+        answer = await fresh.request("POST", url, json_codec.dumps(PAYLOAD), headers, timeout_s=60)
         json_codec.loads(answer.body)
+        if fresh is not pool:
+            await fresh.close()
 
     clients = {"aiohttp": with_aiohttp, "gymbox.http1": with_pool}
     try:
@@ -108,6 +113,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--new-connections", action="store_true", help="a new connection for every request")
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import socket
 import time
 from dataclasses import dataclass
@@ -42,12 +43,15 @@ class HostAddresses:
     async def addresses(self, host: str, port: int) -> list[str]:
         """Every address of `host` to try, in order; the first is the next one in turn. Raises OSError
         (`socket.gaierror`) when the name cannot be looked up."""
-        if _is_ip_literal(host):
-            return [host]
         key = (host, port)
         entry = self._entries.get(key)
         if entry is None or entry.expires <= time.monotonic():
+            if _is_ip_literal(host):  # kept for good: parsing it costs more than the look-up table
+                self._entries[key] = _Entry([host], math.inf)
+                return [host]
             entry = await self._look_up_once(key)
+        if len(entry.addresses) == 1:
+            return entry.addresses
         first = entry.turn % len(entry.addresses)
         entry.turn += 1
         return entry.addresses[first:] + entry.addresses[:first]

@@ -232,8 +232,7 @@ class ConnectionPool:
         deadline = None if timeout_s is None else loop.time() + timeout_s
         connection = self._idle_connection(target.key)
         if connection is None:
-            async with asyncio.timeout_at(deadline):
-                connection = await self._connect(target.key)
+            connection = await self._connect(target.key, deadline)
         self._busy.add(connection)
         try:
             answer = await connection.exchange(request, deadline)
@@ -280,12 +279,18 @@ class ConnectionPool:
             expired += 1
         del idle[:expired]
 
-    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+    async def _connect(self, key: tuple[str, str, int], deadline: float | None) -> _Connection:
+        """A new connection within the connect timeout; TimeoutError if the request's `deadline` comes first."""
         scheme, host, port = key
+        # One timer for both limits: a first wave of a thousand rollouts opens thousands of connections at once.
+        connect_by = asyncio.get_running_loop().time() + self.connect_timeout_s
+        request_limits = deadline is not None and deadline < connect_by
         try:
-            async with asyncio.timeout(self.connect_timeout_s):
+            async with asyncio.timeout_at(deadline if request_limits else connect_by):
                 connection = await self._connect_to_any(scheme, host, port)
         except TimeoutError:
+            if request_limits:
+                raise
             self._addresses.forget(host, port)
             raise ConnectTimedOut(f"no connection within {self.connect_timeout_s:g} s") from None
         except OSError as exc:  # refused, unreachable, unknown host, a TLS handshake refused

@@ -12,7 +12,6 @@ timeout, so a dead replica (packets dropped, sockets stuck in SYN_SENT) fails in
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import random
 import time
@@ -183,7 +182,7 @@ async def _resolve(host: str, port: int, down: DownReplicas | None) -> list[str]
     if down is not None and all(down.is_down(a) for a in addresses):
         ADDRESSES.forget(host, port)
         addresses = await ADDRESSES.addresses(host, port)
-    return sorted(a for a in addresses if ipaddress.ip_address(a).version == 4)
+    return sorted(a for a in addresses if ":" not in a)  # getaddrinfo's IPv6 addresses, scoped or not, hold a colon
 
 
 async def pin_replica(url: str, down: DownReplicas | None = None) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from gymbox.http1 import ConnectionPool, Disconnected
+from gymbox.http1 import ConnectionPool, ConnectTimedOut, Disconnected
 
 
 class RawServer:
@@ -162,6 +163,35 @@ async def test_a_timed_out_exchange_is_not_reused(serve: Serve) -> None:
     finally:
         await pool.close()
     assert slow.connections == 2  # the first connection's answer might still come: never read it as the second's
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A port whose accept queue is full: the kernel drops further SYNs, so a connect hangs as to a dead host."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))  # the one connection a backlog of 0 takes
+    yield f"http://127.0.0.1:{port}/x"
+    filler.close()
+    listener.close()
+
+
+async def test_a_connect_past_the_connect_timeout_is_a_connect_timeout(unanswered_url: str) -> None:
+    pool = ConnectionPool(connect_timeout_s=0.2)
+    with pytest.raises(ConnectTimedOut, match="0.2 s"):
+        await pool.request("POST", unanswered_url, timeout_s=30)
+    with pytest.raises(ConnectTimedOut):  # no deadline for the request: the connect timeout still holds
+        await pool.request("POST", unanswered_url)
+
+
+async def test_a_request_deadline_before_the_connect_timeout_ends_the_connect_as_a_timeout(
+    unanswered_url: str,
+) -> None:
+    pool = ConnectionPool(connect_timeout_s=30)
+    with pytest.raises(TimeoutError):  # not a connect failure: the peer may be fine, the request ran out of time
+        await pool.request("POST", unanswered_url, timeout_s=0.2)
 
 
 async def test_a_header_with_a_line_break_is_refused_before_sending(serve: Serve) -> None:
