@@ -133,6 +133,21 @@ def test_judge_servers_run_when_their_recording_answers_for_the_judge(release: P
     assert "| `by_text` | yes | yes | 1 | 1/1 | judge replayed from its recorded text |" in table
 
 
+def test_requirements_are_read_where_ng_run_reads_them_pyproject_toml_too(release: Path) -> None:
+    _server(release, "pyproject_git", {}, [_rollout("q", "a", 1.0)])
+    (release / "resources_servers" / "pyproject_git" / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["tool @ git+https://example.invalid/tool.git"]\n'
+    )
+    _server(release, "pyproject_pypi", {}, [_rollout("q", "a", 1.0)])
+    (release / "resources_servers" / "pyproject_pypi" / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["numpy>=1.26"]\n'
+    )
+    cases = {c.name: c for c in release_cases(VERSION, ["pyproject_git", "pyproject_pypi"])}
+
+    assert cases["pyproject_git"].skip == "a requirement from outside PyPI (git or URL)"
+    assert cases["pyproject_pypi"].skip == ""
+
+
 def test_a_judge_reference_reaches_replay_model_and_ray_task_servers_run_their_own_ray(
     release: Path, tmp_path: Path
 ) -> None:

@@ -109,6 +109,28 @@ def test_a_server_without_requirements_txt_installs_its_pyproject_dependencies(t
         declared_requirements(tmp_path)
 
 
+def test_a_pyproject_dependency_comes_from_where_its_uv_source_says(tmp_path: Path) -> None:
+    # As code_fim declares it: uv takes human-eval-infilling from git; PyPI's release is a placeholder.
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\n"
+        'name = "code-fim"\n'
+        'dependencies = ["nemo-gym[dev]", "Human_Eval.Infilling>=1.0", "tool[cli] ; python_version >= \'3.12\'",'
+        ' "plain==2.0", "local"]\n'
+        "[tool.uv.sources]\n"
+        'nemo-gym = { path = "../..", editable = true }\n'
+        'human-eval-infilling = { git = "https://github.com/wasiahmad/human-eval-infilling.git" }\n'
+        'tool = { git = "https://example.org/tool.git", tag = "v1", subdirectory = "py" }\n'
+        'local = { path = "../local" }\n'
+    )
+
+    assert declared_requirements(tmp_path).splitlines() == [
+        "Human_Eval.Infilling @ git+https://github.com/wasiahmad/human-eval-infilling.git",
+        "tool[cli] @ git+https://example.org/tool.git@v1#subdirectory=py ; python_version >= '3.12'",
+        "plain==2.0",
+        "local",
+    ]
+
+
 def test_a_server_image_holds_its_folder_and_requirements_on_the_layer(tmp_path: Path) -> None:
     server = nemo_tree(tmp_path / "wheel")
     (server / ".venv").mkdir()  # a NeMo checkout's per-server venv never enters the image

@@ -38,7 +38,7 @@ import yaml
 from gymbox.config import server_refs
 from gymbox.errors import ConfigError
 from gymbox.model_servers.replay_model import input_key, judge_record, read_rollouts, task_row
-from gymbox.nemo.images import server_requirements
+from gymbox.nemo.images import declared_requirements
 from gymbox.nemo.release import release_root
 from gymbox.nemo.runtime import HEAD_SERVER_PORT
 from gymbox.nemo.servers import ROLE
@@ -120,13 +120,12 @@ def _case(folder: Path) -> ServerCase:
     # Model instances (a judge's vLLM, ...) are not run here, nor the top-level values only they read:
     # their settings are no reason to skip.
     text = yaml.safe_dump({k: v for k, v in config.items() if isinstance(v, dict) and MODELS not in v})
-    raw_requirements = (folder / "requirements.txt").read_text() if (folder / "requirements.txt").is_file() else ""
-    requirements = server_requirements(raw_requirements)
+    requirements = declared_requirements(folder)  # what its image installs: requirements.txt or pyproject.toml
     rollouts = folder / "data" / "example_rollouts.jsonl"
     case.agent, case.agent_fields = _nemo_agent(config, instance)
     agent_folder = folder.parent.parent / AGENTS / case.agent
-    if case.agent and (agent_folder / "requirements.txt").is_file():  # its image installs them too
-        requirements += "\n" + server_requirements((agent_folder / "requirements.txt").read_text())
+    if case.agent and agent_folder.is_dir():  # its image installs them too
+        requirements += "\n" + declared_requirements(agent_folder)
     if case.agent and not (agent_folder / "app.py").is_file():
         case.skip = f"driven by NeMo's own {case.agent}, which this release does not ship"
     elif folder.name in _NEEDS_OUTSIDE:
