@@ -1,7 +1,7 @@
 """The images NeMo Gym servers run in: one shared NeMo Gym layer, and one small image per server on top.
 
     gymbox/nemo-gym:<hash12>          BASE (Python >= 3.12) + nemo-gym==<version> in /opt/venv, user 10001
-    gymbox/nemo-<server>:<hash12>     FROM the layer, + the server's own requirements.txt and its folder,
+    gymbox/nemo-<server>:<hash12>     FROM the layer, + the server's own requirements and its folder,
                                       at /srv/nemo/<role>/<server>/ (resources servers, agents, models alike)
 
 nemo-gym and its dependencies (Ray, MLflow, datasets, ...) take minutes to install and about a GiB, so
