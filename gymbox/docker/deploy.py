@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from gymbox.config import ResolvedConfig
+from gymbox.docker.fixed_ports import check_fixed_ports
 from gymbox.docker.images import BuildOptions, StackImages, build_stack_images
 from gymbox.docker.records import Container
 from gymbox.docker.render import StackFiles, check_stack_name, compose_root, render
@@ -50,6 +51,7 @@ def deploy(
     stack's `up` lock meanwhile: a second `deploy` (`gymbox up`) of the same name fails at once."""
     with up_lock(compose_root() / check_stack_name(name), name):
         images, rendered = build_and_render(config, name, options or BuildOptions())
+        check_fixed_ports(rendered.services, name)
         stack = Stack(name, rendered.directory)
         expected = {svc.name: svc.replicas for svc in rendered.services}
         if timeout is None:

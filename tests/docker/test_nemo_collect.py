@@ -149,5 +149,12 @@ def test_ng_collect_rollouts_against_a_gymbox_stack_scores_as_gymboxs_collector(
     assert any("reward" in key for key in entry["agent_metrics"])
     assert "Key metrics for nemo_agent" in nemo.stdout
 
+    # A second stack of the same config asks for the same fixed ports: `up` refuses before starting anything.
+    second = f"{stack_name}-2"
+    again = gymbox("up", "-c", str(config), "-m", "scripted", "--name", second, env=gymbox_env, check=False)
+    assert again.returncode != 0
+    assert f"of stack {stack_name!r} holds; stop that, or move this one with `--set" in again.stdout + again.stderr
+    assert leftovers(second) == {"containers": [], "networks": [], "volumes": []}
+
     gymbox("down", "--name", stack_name, env=gymbox_env, timeout=300)
     assert leftovers(stack_name) == {"containers": [], "networks": [], "volumes": []}
