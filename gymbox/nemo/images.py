@@ -155,19 +155,19 @@ def declared_requirements(folder: Path) -> str:
             project = tomllib.loads(pyproject.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from None
-        sources = project.get("tool", {}).get("uv", {}).get("sources", {})
+        sources = {_canonical(k): v for k, v in project.get("tool", {}).get("uv", {}).get("sources", {}).items()}
         dependencies = project.get("project", {}).get("dependencies", [])
         return server_requirements("\n".join(_from_source(str(d), sources) for d in dependencies))
     return server_requirements("")
 
 
 def _from_source(requirement: str, sources: dict[str, Any]) -> str:
-    """`requirement` as pip must read it to install what uv would: a git or URL source becomes a direct
-    reference (`name[extras] @ git+URL@REF ; marker`); any other stays as written."""
+    """`requirement` as pip must read it to install what uv would: a git or URL source (`sources` keyed by
+    canonical name) becomes a direct reference (`name[extras] @ git+URL@REF ; marker`); any other stays."""
     match = _REQUIREMENT_NAME.match(requirement)
     if match is None:
         return requirement
-    source = {_canonical(k): v for k, v in sources.items()}.get(_canonical(match["name"]))
+    source = sources.get(_canonical(match["name"]))
     if not isinstance(source, dict):
         return requirement
     marker = requirement.partition(";")[2].strip()
