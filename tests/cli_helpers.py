@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,21 +20,27 @@ WEATHER_CONFIG = ROOT / "environments/example_single_tool_call/configs/example_s
 WEATHER_ROWS = ROOT / "environments/example_single_tool_call/data/example.jsonl"
 
 
-def gymbox(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gymbox(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`open_files`: the (soft, hard) limit on open files the command starts with, as a shell's `ulimit -n`."""
+    preexec = None if open_files is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
     return subprocess.run(
-        [str(GYMBOX), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+        [str(GYMBOX), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+        preexec_fn=preexec,
+    )  # fmt: skip
 
 
 @contextmanager
-def fixed_answer_agent(status: int = 200, body: dict[str, Any] | None = None) -> Iterator[str]:
+def fixed_answer_agent(status: int = 200, body: dict[str, Any] | None = None, delay_s: float = 0) -> Iterator[str]:
     """A test double for an agent: answers every `POST /run` with `status` and `body` (default: a verified
-    episode with reward 1.0). Yields its base URL."""
+    episode with reward 1.0), `delay_s` after reading the request, each on its own thread. Yields its base URL."""
     answer = json.dumps(body if body is not None else {"reward": 1.0, "status": "ok"}).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", 0)))
+            time.sleep(delay_s)  # so that many requests are open at once
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(answer)))
@@ -42,7 +50,10 @@ def fixed_answer_agent(status: int = 200, body: dict[str, Any] | None = None) ->
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024  # the default 5 would drop the SYNs of a burst of connections
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -4,8 +4,11 @@ shown, one vocabulary, --json. The agent is `fixed_answer_agent` (a test double)
 from __future__ import annotations
 
 import json
+import resource
 import socket
 from pathlib import Path
+
+import pytest
 
 from tests.cli_helpers import WEATHER_ROWS, fixed_answer_agent, gymbox
 
@@ -116,3 +119,42 @@ def test_metrics_of_no_rollouts_shows_no_pass_at_0(tmp_path: Path) -> None:
 
 def test_max_failures_1_0_tolerates_every_failure(tmp_path: Path) -> None:
     assert _rollout(tmp_path, _closed_port_url(), "--max-failures", "1.0").returncode == 0
+
+
+def test_more_rollouts_in_flight_than_the_soft_open_file_limit_all_complete(tmp_path: Path) -> None:
+    # Many shells start with a soft limit of 1,024 open files; here 256, with 400 rollouts held open at once.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip(f"the hard limit on open files here ({hard}) is below what this test raises to")
+    repeats = -(-400 // ROWS)
+    out = tmp_path / "out.jsonl"
+    with fixed_answer_agent(delay_s=1.0) as url:
+        result = gymbox(
+            "rollout", "-i", str(WEATHER_ROWS), "-o", str(out), "--url", url, "-j", "400",
+            "--repeats", str(repeats), "--max-attempts", "1", "--json",
+            open_files=(256, hard),
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["written"] == repeats * ROWS
+
+
+def test_a_concurrency_beyond_the_hard_open_file_limit_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with fixed_answer_agent() as url:
+        result = gymbox(
+            "rollout", "-i", str(WEATHER_ROWS), "-o", str(out), "--url", url, "-j", "1000", "--repeats", "100",
+            open_files=(256, 300),
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "concurrency 1000 needs about 1064 open files" in result.stderr
+    assert "may open at most 300 (`ulimit -Hn`): lower the concurrency (-j) to 236 or less" in result.stderr
+    assert not list(tmp_path.iterdir())  # no rollouts, failures or inputs file begun
+
+
+def test_a_concurrency_beyond_the_open_file_limit_runs_when_the_rollouts_are_fewer(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with fixed_answer_agent() as url:
+        result = gymbox("rollout", "-i", str(WEATHER_ROWS), "-o", str(out), "--url", url, "-j", "1000",
+                        open_files=(256, 300))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text().splitlines()) == ROWS

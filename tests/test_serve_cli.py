@@ -1,7 +1,9 @@
 """The README's hand-started stack: three `gymbox serve` processes, then `curl` to the agent's /run."""
 
 import json
+import resource
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -67,3 +69,35 @@ def test_three_hand_started_servers_answer_run_with_a_reward() -> None:
             proc.wait(timeout=10)
             if proc.stderr:
                 proc.stderr.close()
+
+
+def test_a_server_holds_more_connections_than_the_soft_open_file_limit_it_started_with() -> None:
+    # Many shells start with a soft limit of 1,024 open files; here 256, and 400 peers connected at once.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < 1024:
+        pytest.skip(f"the hard limit on open files here ({hard}) is below what this test needs")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+    )  # fmt: skip
+    peers: list[socket.socket] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", [server])
+        for _ in range(400):  # every connection stays open, as a peer's kept-alive one does
+            peer = socket.create_connection(("127.0.0.1", port), timeout=10)
+            peer.sendall(b"GET /health HTTP/1.1\r\nHost: peer\r\n\r\n")
+            peers.append(peer)
+        answered = sum(1 for peer in peers if peer.recv(64).startswith(b"HTTP/1.1 200"))
+        assert answered == len(peers)
+    finally:
+        for peer in peers:
+            peer.close()
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stderr is not None
+        server.stderr.close()

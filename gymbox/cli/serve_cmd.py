@@ -29,6 +29,7 @@ def serve(
     from gymbox.docker.swarm import load_mounted_secrets
     from gymbox.gc_tuning import settle_after_startup
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
+    from gymbox.open_files import raise_soft_limit
     from gymbox.registry import build_app
     from gymbox.servers.http_protocol import BufferedHttpToolsProtocol
 
@@ -39,6 +40,7 @@ def serve(
     inst = stack.instance(name)
     app = build_app(stack, name)
     settle_after_startup()
+    raise_soft_limit()  # every peer's connection is an open file: as many as the hard limit allows
     # One process per instance: episode state lives in memory, so scale with replicas, not workers.
     uvicorn.run(
         app,

@@ -16,12 +16,13 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gymbox.collector.rows import RejectedRow, TaskRow, check_input, read_rows, rows_from_objects
+from gymbox import open_files
+from gymbox.collector.rows import RejectedRow, TaskRow, check_input, count_lines, read_rows, rows_from_objects
 from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
 from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
@@ -176,6 +177,7 @@ class Collector:
             raise GymboxError(
                 f"{self.output} already holds rollouts: pass --resume to continue it, or choose another --output"
             )
+        open_files.ensure_for_collector(self.options.concurrency, lambda: self._rollouts_in(rows))  # before any write
         self._input = str(rows) if isinstance(rows, Path) else "<rows>"
         done = completed_keys(self.output) if self.options.resume else set()
         self.materialized.path.unlink(missing_ok=True)  # rewritten whole: it lists the input, done or not
@@ -202,6 +204,13 @@ class Collector:
             drop_scored_failures(self.output)
             self.summary.elapsed_s = time.monotonic() - started
         return self.summary
+
+    def _rollouts_in(self, rows: Path | Iterable[dict[str, Any]]) -> int | None:
+        """How many rollouts `rows` asks for, at most: None for rows that can only be read once."""
+        if not isinstance(rows, Path | Sized):
+            return None
+        count = count_lines(rows) if isinstance(rows, Path) else len(rows)
+        return min(count, self.options.limit or count) * self.options.repeats
 
     async def _produce(
         self, rows: Path | Iterable[dict[str, Any]], queue: asyncio.Queue[tuple[TaskRow, int] | None], done: set[str]
