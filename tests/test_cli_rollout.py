@@ -158,3 +158,12 @@ def test_a_concurrency_beyond_the_open_file_limit_runs_when_the_rollouts_are_few
                         open_files=(256, 300))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert len(out.read_text().splitlines()) == ROWS
+
+
+def test_a_directory_as_output_is_refused_by_name(tmp_path: Path) -> None:
+    result = gymbox("rollout", "-i", str(WEATHER_ROWS), "-o", str(tmp_path), "--url", _closed_port_url())
+    assert result.returncode == 1
+    assert f"error: {tmp_path} is a directory; pass a file for the rollouts, e.g. {tmp_path / 'rollouts.jsonl'}" in (
+        result.stderr
+    )
+    assert not list(tmp_path.iterdir())

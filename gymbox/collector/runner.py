@@ -173,6 +173,10 @@ class Collector:
         """Collect every row of a JSONL file, or of an iterable of row objects (then "line" n is the n-th)."""
         if isinstance(rows, Path):
             check_input(rows)
+        if self.output.is_dir():
+            raise GymboxError(
+                f"{self.output} is a directory; pass a file for the rollouts, e.g. {self.output / 'rollouts.jsonl'}"
+            )
         if self.output.exists() and self.output.stat().st_size and not self.options.resume:
             raise GymboxError(
                 f"{self.output} already holds rollouts: pass --resume to continue it, or choose another --output"
