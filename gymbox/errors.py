@@ -5,6 +5,7 @@
     ├── DataError          a dataset row is wrong (names file:line and field)
     ├── DockerError        a docker / docker compose command failed (carries command, exit code, stderr)
     ├── StackError         a stack did not come up healthy (names the service, with its last log lines)
+    ├── OutputError        a file of a run's output could not be written (names it; what was written stays)
     └── UpstreamError      a peer server (model, resources, agent) failed or could not be reached;
                            carries its `FailureKind`, which decides retries and the rollout's status
 
@@ -73,6 +74,10 @@ class DockerError(GymboxError):
 
 class StackError(GymboxError):
     """A stack did not come up healthy."""
+
+
+class OutputError(GymboxError):
+    """A file of a run's output could not be written (a full disk, a quota, no permission)."""
 
 
 class UpstreamError(GymboxError):

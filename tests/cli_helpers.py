@@ -21,10 +21,21 @@ WEATHER_ROWS = ROOT / "environments/example_single_tool_call/data/example.jsonl"
 
 
 def gymbox(
-    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
+    *args: str,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    open_files: tuple[int, int] | None = None,
+    file_size: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`open_files`: the (soft, hard) limit on open files the command starts with, as a shell's `ulimit -n`."""
-    preexec = None if open_files is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+    """`open_files`: the (soft, hard) limit on open files the command starts with, as a shell's `ulimit -n`.
+    `file_size`: the largest file it may write, in bytes (`ulimit -f`); a write past it fails, as on a full disk."""
+
+    def preexec() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+        if file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+
     return subprocess.run(
         [str(GYMBOX), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
         preexec_fn=preexec,
@@ -52,6 +63,10 @@ def fixed_answer_agent(status: int = 200, body: dict[str, Any] | None = None, de
 
     class Server(ThreadingHTTPServer):
         request_queue_size = 1024  # the default 5 would drop the SYNs of a burst of connections
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            if not isinstance(sys.exc_info()[1], ConnectionError):  # a collector that ended its run hung up
+                super().handle_error(request, client_address)
 
     server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -167,3 +167,35 @@ def test_a_directory_as_output_is_refused_by_name(tmp_path: Path) -> None:
         result.stderr
     )
     assert not list(tmp_path.iterdir())
+
+
+def test_an_output_file_that_cannot_be_written_ends_the_run_with_every_line_before_it_kept(tmp_path: Path) -> None:
+    # A file-size limit fails writes as a full disk does; the inputs list is the first file to reach it.
+    out = tmp_path / "out.jsonl"
+    with fixed_answer_agent() as url:
+        args = ("rollout", "-i", str(WEATHER_ROWS), "-o", str(out), "--url", url, "--repeats", "200")
+        result = gymbox(*args, file_size=20_000)
+        assert result.returncode == 1, result.stderr[-2000:]
+        inputs = tmp_path / "out_materialized_inputs.jsonl"
+        assert f"error: cannot write {inputs}: File too large. Every line before it is on disk" in result.stderr
+        assert "rerun with --resume to go on" in result.stderr
+        assert "Traceback" not in result.stderr
+        written = out.read_text().splitlines() if out.exists() else []
+        assert all(json.loads(line)["reward"] == 1.0 for line in written)  # whole lines only
+
+        resumed = gymbox(*args, "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads(resumed.stdout)["written"] == 200 * ROWS - len(written)
+    assert len(out.read_text().splitlines()) == 200 * ROWS
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device every write to fails")
+def test_a_full_disk_under_the_rollouts_file_ends_the_run_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    with fixed_answer_agent() as url:
+        result = gymbox("rollout", "-i", str(WEATHER_ROWS), "-o", str(out), "--url", url, "--repeats", "200")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"error: cannot write {out}: No space left on device. Every line before it is on disk" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out_failures.jsonl").exists()  # ended, not recorded as a thousand failed rollouts

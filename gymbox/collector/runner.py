@@ -24,7 +24,7 @@ from typing import Any
 from gymbox import open_files
 from gymbox.collector.rows import RejectedRow, TaskRow, check_input, count_lines, read_rows, rows_from_objects
 from gymbox.collector.store import JsonlAppender, completed_keys, drop_scored_failures, rollout_key, sibling
-from gymbox.errors import FailureKind, GymboxError, RolloutStatus, UpstreamError
+from gymbox.errors import FailureKind, GymboxError, OutputError, RolloutStatus, UpstreamError
 from gymbox.http_client import CONNECT_TIMEOUT_S, DownReplicas, PeerClient
 from gymbox.retry import PEER_GONE, RetryPolicy
 
@@ -188,24 +188,30 @@ class Collector:
         queue: asyncio.Queue[tuple[TaskRow, int] | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         started = time.monotonic()
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
+        producer = asyncio.create_task(self._produce(rows, queue, done, stops=len(workers)))
+        tasks = [producer, *workers]
         try:
-            await self._produce(rows, queue, done)
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
+            # The first error ends the run (a file that cannot be written, --strict): nothing waits on a dead task.
+            finished, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in finished:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
         except asyncio.CancelledError:
             self.summary.interrupted = True
             raise
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             if self._lookup is not None:
                 self._lookup.cancel()
             await self.client.close()
             for appender in (self.rollouts, self.failures, self.rejects, self.materialized):
                 appender.close()
-            drop_scored_failures(self.output)
+            try:
+                drop_scored_failures(self.output)
+            except OSError as exc:  # a tidy-up: the rollouts are all written; a resumed run drops them again
+                log.warning("could not drop the now-scored pairs from the failures file: %s", exc)
             self.summary.elapsed_s = time.monotonic() - started
         return self.summary
 
@@ -217,8 +223,13 @@ class Collector:
         return min(count, self.options.limit or count) * self.options.repeats
 
     async def _produce(
-        self, rows: Path | Iterable[dict[str, Any]], queue: asyncio.Queue[tuple[TaskRow, int] | None], done: set[str]
+        self,
+        rows: Path | Iterable[dict[str, Any]],
+        queue: asyncio.Queue[tuple[TaskRow, int] | None],
+        done: set[str],
+        stops: int,
     ) -> None:
+        """Queue every (row, repeat) still to collect, then `stops` Nones: one per worker."""
         source = (
             read_rows(rows, self.options.limit)
             if isinstance(rows, Path)
@@ -255,6 +266,8 @@ class Collector:
                     self.on_outcome(Outcome("skipped"))
                     continue
                 await queue.put((item, repeat))
+        for _ in range(stops):
+            await queue.put(None)
 
     def _reject(self, line: int, reason: str, text: str | None, row: dict[str, Any] | None = None) -> None:
         self.summary.rejected += 1
@@ -268,8 +281,8 @@ class Collector:
             task, repeat = job
             try:
                 await self._rollout(task, repeat)
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
+            except (asyncio.CancelledError, KeyboardInterrupt, OutputError):
+                raise  # an output file that cannot be written ends the run: every rollout would be lost
             except Exception as exc:  # a bug must not stall the producer: record it and go on
                 self.failures.write(
                     {

@@ -9,12 +9,14 @@ repeat) already there; once a run ends, failures of pairs that have since been s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import IO, Any
 
 from gymbox import json_codec
+from gymbox.errors import OutputError
 
 
 def sibling(output: Path, suffix: str) -> Path:
@@ -30,17 +32,31 @@ class JsonlAppender:
         self._handle: IO[bytes] | None = None
 
     def write(self, obj: dict[str, Any]) -> None:
-        if self._handle is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists():
-                repair_torn_tail(self.path)
-            self._handle = self.path.open("ab")
-        self._handle.write(_json_line(obj))
-        self._handle.flush()
+        """Raises `OutputError` when the line cannot be written; every line before it stays on disk."""
+        try:
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self.path.exists():
+                    repair_torn_tail(self.path)
+                self._handle = self.path.open("ab")
+            self._handle.write(_json_line(obj))
+            self._handle.flush()
+        except OSError as exc:
+            self._discard()  # the unwritten rest of the line must not be flushed later, after other lines
+            raise OutputError(
+                f"cannot write {self.path}: {exc.strerror or exc}. Every line before it is on disk: fix the cause "
+                "(room on the disk, a quota, permissions), then rerun with --resume to go on"
+            ) from exc
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
+            self._handle = None
+
+    def _discard(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):  # closing flushes what is buffered, which fails the same way
+                self._handle.close()
             self._handle = None
 
 
@@ -110,17 +126,21 @@ def drop_scored_failures(output: Path) -> int:
     scored = completed_keys(output)
     kept = failures.with_name(failures.name + ".tmp")
     dropped = 0
-    with failures.open("rb") as src, kept.open("wb") as dst:
-        for raw in src:
-            try:
-                row = json.loads(raw)
-                key = rollout_key(row["gymbox"]["task_key"], int(row["_ng_rollout_index"]))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                key = None  # kept as it is: not ours to judge
-            if key is not None and key in scored:
-                dropped += 1
-                continue
-            dst.write(raw if raw.endswith(b"\n") else raw + b"\n")
+    try:
+        with failures.open("rb") as src, kept.open("wb") as dst:
+            for raw in src:
+                try:
+                    row = json.loads(raw)
+                    key = rollout_key(row["gymbox"]["task_key"], int(row["_ng_rollout_index"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    key = None  # kept as it is: not ours to judge
+                if key is not None and key in scored:
+                    dropped += 1
+                    continue
+                dst.write(raw if raw.endswith(b"\n") else raw + b"\n")
+    except OSError:
+        kept.unlink(missing_ok=True)  # the failures file itself is untouched
+        raise
     if dropped:
         os.replace(kept, failures)
     else:
