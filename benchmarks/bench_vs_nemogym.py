@@ -1,6 +1,7 @@
 """gymbox beside NeMo Gym 0.4.0: the weather environment, the same rows, the same zero-latency policy.
 
     python benchmarks/bench_vs_nemogym.py [--levels 16 64 256 1024] [--rows 2000] [--paths nemo proxy scripted]
+                                          [--repeats 1]
 
 At each level (rollouts in flight) every path gets a fresh stack, started, timed and torn down in turn:
 - `nemo`: NeMo Gym in one container of the nemo-gym layer image (gymbox/nemo/images.py), as `ng_run`
@@ -14,7 +15,9 @@ Printed per run: rollouts/s over the collector command's wall time (whole) and f
 last (steady); CPU ms per rollout of each component, read from each container's cgroup (cpuacct) and
 from /proc for the collector and docker-proxy, over the collection only; host CPU busy (/proc/stat)
 over the same window; the collector's peak RSS; time from start to ready (`gymbox up`'s wall time;
-`docker run` to ng_run's "servers ready"). Each phase is bounded by --phase-timeout; everything this
+`docker run` to ng_run's "servers ready"). `--repeats N` runs the whole sweep N times and sums each run
+up, then lists each path's worst level in every run: that share moves by several per cent from run to run
+on a small VM. Each phase is bounded by --phase-timeout; everything this
 script starts carries the label bench=<run id> and is removed at the end, also on Ctrl-C.
 """
 
@@ -233,8 +236,7 @@ class Bench:
 
     def run_nemo(self, level: int) -> Result:
         name = f"{self.run_id}-nemo-{level}"
-        out_dir = self.work / name
-        out_dir.mkdir()
+        out_dir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.work))  # one per run of the level (--repeats)
         out_dir.chmod(0o777)  # the container's user (10001) writes the rollouts there
         started = time.monotonic()
         sh(
@@ -296,6 +298,7 @@ class Bench:
                 containers["policy"] = [self.policy_id]
             meter = Meter(containers, {"docker-proxy": docker_proxy_pids(ports)})
             out = self.work / f"{stack}.jsonl"
+            out.unlink(missing_ok=True)  # an earlier run of the same level (--repeats)
             command = [
                 sys.executable, "-c", RUSAGE_WRAPPER, sys.executable, "-m", "gymbox.cli", "rollout",
                 "--stack", stack, "--agent", AGENT, "-i", str(self.rows), "-o", str(out), "-j", str(level),
@@ -378,13 +381,32 @@ def summary(results: list[Result]) -> None:
     for path in ("nemo", "scripted", "proxy"):
         rows = [by[(path, level)] for level in levels if (path, level) in by]
         if rows:
-            best = max(r.whole for r in rows)
-            worst = min(rows, key=lambda r: r.whole)
+            worst, share = worst_level(rows)
             ready = sorted(r.ready_s for r in rows)[len(rows) // 2]
             print(
-                f"{path}: worst level {worst.level} at {100 * worst.whole / best:.0f}% of the best (whole); "
+                f"{path}: worst level {worst.level} at {100 * share:.0f}% of the best (whole); "
                 f"median start to ready {ready:.1f} s; collector peak {max(r.collector_rss_mib for r in rows):.0f} MiB"
             )
+
+
+def worst_level(rows: list[Result]) -> tuple[Result, float]:
+    """One path's levels in one run: the slowest over the whole command, and its share of the fastest."""
+    worst = min(rows, key=lambda r: r.whole)
+    return worst, worst.whole / max(r.whole for r in rows)
+
+
+def spread(runs: list[list[Result]]) -> None:
+    """With --repeats: each path's worst level in every run, since one run moves by several per cent."""
+    print(f"\nworst level against the best, over the whole command, in each of {len(runs)} runs:")
+    for path in ("nemo", "scripted", "proxy"):
+        shares = []
+        for results in runs:
+            rows = [r for r in results if r.path == path]
+            if rows:
+                worst, share = worst_level(rows)
+                shares.append(f"{100 * share:.0f}% ({worst.level})")
+        if shares:
+            print(f"{path}: {', '.join(shares)}")
 
 
 def main() -> None:
@@ -395,22 +417,25 @@ def main() -> None:
         "--paths", nargs="+", choices=["nemo", "proxy", "scripted"], default=["nemo", "proxy", "scripted"]
     )
     parser.add_argument("--phase-timeout", type=float, default=600, help="seconds each start or collection may take")
+    parser.add_argument("--repeats", type=int, default=1, help="whole runs, one after another; each is summed up")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at start", flush=True)
     with tempfile.TemporaryDirectory(prefix="vsng-") as tmp:
         bench = Bench(args, Path(tmp))
-        results: list[Result] = []
+        runs: list[list[Result]] = []
         try:
             bench.start_policy()
-            for level in args.levels:
-                for path in args.paths:
-                    if path == "nemo":
-                        results.append(bench.run_nemo(level))
-                    else:
-                        results.append(bench.run_gymbox(path, level))
+            for _ in range(args.repeats):
+                runs.append([])
+                for level in args.levels:
+                    for path in args.paths:
+                        runs[-1].append(bench.run_nemo(level) if path == "nemo" else bench.run_gymbox(path, level))
         finally:
             bench.teardown()
-            summary(results)
+            for results in runs:
+                summary(results)
+            if len(runs) > 1:
+                spread(runs)
             print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
 
 
