@@ -30,12 +30,13 @@ def raise_soft_limit(needed: int | None = None) -> float | None:
     it. Returns the soft limit now in force (`math.inf` for none); None where the platform has no such limit."""
     if resource is None:
         return None
-    soft, hard = (_as_number(v) for v in resource.getrlimit(resource.RLIMIT_NOFILE))
+    soft_limit, hard_limit = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = _as_number(soft_limit), _as_number(hard_limit)
     target = min(hard, math.inf if needed is None else needed)
     if target <= soft or target == math.inf:  # an unlimited hard limit: leave the soft one where it is
         return soft
     try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (int(target), resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(target), hard_limit))
     except (ValueError, OSError):  # e.g. macOS caps the soft limit below an unlimited hard one
         return soft
     return target
