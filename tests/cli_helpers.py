@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 GYMBOX = Path(sys.executable).parent / "gymbox"
 WEATHER_CONFIG = ROOT / "environments/example_single_tool_call/configs/example_single_tool_call.yaml"
 WEATHER_ROWS = ROOT / "environments/example_single_tool_call/data/example.jsonl"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on: bound, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def gymbox(

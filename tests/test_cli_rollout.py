@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import json
 import resource
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import WEATHER_ROWS, fixed_answer_agent, gymbox
+from tests.cli_helpers import WEATHER_ROWS, fixed_answer_agent, free_port, gymbox
 
 ROWS = len(WEATHER_ROWS.read_text().splitlines())
 
 
 def _closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"  # nothing listens once the socket is closed
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens on it
 
 
 def _with_bad_line(tmp_path: Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,9 @@ import pytest
 
 from gymbox.sandbox.executor import run_limits
 from gymbox.sandbox.protocol import Limits
+from tests.cli_helpers import free_port
 
 SECRET = "sk-sandbox-test-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

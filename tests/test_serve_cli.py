@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from gymbox.config import load_config
+from tests.cli_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "environments/example_single_tool_call/configs/example_single_tool_call.yaml"
@@ -76,9 +77,7 @@ def test_a_server_holds_more_connections_than_the_soft_open_file_limit_it_starte
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < 1024:
         pytest.skip(f"the hard limit on open files here ({hard}) is below what this test needs")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -11,14 +11,9 @@ import pytest
 from gymbox.docker.fixed_ports import check_fixed_ports
 from gymbox.docker.service import INSTANCE_LABEL, ROLE_LABEL, STACK_LABEL, Service
 from gymbox.errors import StackError
+from tests.cli_helpers import free_port
 
 pytestmark = pytest.mark.docker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def nemo_agent(port: int) -> Service:

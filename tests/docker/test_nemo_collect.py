@@ -12,7 +12,6 @@ Cold, the nemo-gym layer image takes about 5 minutes to build once (shared with 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli_helpers import free_port
 from tests.docker.conftest import ROOT, gymbox, leftovers, up_nemo_stack
 
 pytestmark = pytest.mark.docker
@@ -27,13 +27,6 @@ VERSION = "0.4.0"
 ENV = "example_session_state_mgmt"
 SECRET = "sk-test-double-not-a-real-key"
 BAD = {"name": "increment_counter", "arguments": {"count": "five"}}  # not an int: the tool answers 422
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def row(initial: int, expected: int, script: list[dict[str, Any]]) -> dict[str, Any]:
