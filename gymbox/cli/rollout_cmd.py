@@ -129,7 +129,7 @@ def rollout(
         agent=agent,
         metadata=metadata,
     )
-    total = min(count_lines(input), limit or 1 << 62) * repeats
+    total = options.rollouts(count_lines(input))
     rejects_file, failures_file = sibling(output, "rejects.jsonl"), sibling(output, "failures.jsonl")
     starts = report.file_size(rejects_file), report.file_size(failures_file)  # --resume appends to them
     exporter = None

@@ -48,6 +48,10 @@ class CollectOptions:
     agent: str | None = None  # None: each row's agent_ref.name picks its agent
     metadata: dict[str, Any] = field(default_factory=dict)  # stack name, image digests: stamped on rows
 
+    def rollouts(self, rows: int) -> int:
+        """How many rollouts `rows` input lines ask for, at most (--limit, --repeats)."""
+        return min(rows, self.limit or rows) * self.repeats
+
     def retry_policy(self) -> RetryPolicy:
         """Whole rollouts are retried, each time as a new episode, after any transient failure."""
         return RetryPolicy(attempts=self.max_attempts, base_s=0.5, cap_s=15.0)
@@ -219,8 +223,7 @@ class Collector:
         """How many rollouts `rows` asks for, at most: None for rows that can only be read once."""
         if not isinstance(rows, Path | Sized):
             return None
-        count = count_lines(rows) if isinstance(rows, Path) else len(rows)
-        return min(count, self.options.limit or count) * self.options.repeats
+        return self.options.rollouts(count_lines(rows) if isinstance(rows, Path) else len(rows))
 
     async def _produce(
         self,
