@@ -3,13 +3,17 @@ shown, one vocabulary, --json. The agent is `fixed_answer_agent` (a test double)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import resource
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import WEATHER_ROWS, fixed_answer_agent, free_port, gymbox
+from tests.cli_helpers import GYMBOX, WEATHER_ROWS, fixed_answer_agent, free_port, gymbox
 
 ROWS = len(WEATHER_ROWS.read_text().splitlines())
 
@@ -195,3 +199,19 @@ def test_a_full_disk_under_the_rollouts_file_ends_the_run_at_once(tmp_path: Path
     assert f"error: cannot write {out}: No space left on device. Every line before it is on disk" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out_failures.jsonl").exists()  # ended, not recorded as a thousand failed rollouts
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform")
+def test_the_collector_runs_as_batch_work(tmp_path: Path) -> None:
+    with fixed_answer_agent(delay_s=1.0) as url:  # the rollouts stay in flight while the policy is read
+        collector = subprocess.Popen(
+            [str(GYMBOX), "rollout", "-i", str(WEATHER_ROWS), "-o", str(tmp_path / "out.jsonl"), "--url", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        policies = set()
+        while collector.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # it may end between poll() and the read
+                policies.add(os.sched_getscheduler(collector.pid))
+            time.sleep(0.05)
+    assert collector.returncode == 0
+    assert os.SCHED_BATCH in policies

@@ -1,6 +1,7 @@
 """The README's hand-started stack: three `gymbox serve` processes, then `curl` to the agent's /run."""
 
 import json
+import os
 import resource
 import shutil
 import socket
@@ -96,6 +97,25 @@ def test_a_server_holds_more_connections_than_the_soft_open_file_limit_it_starte
     finally:
         for peer in peers:
             peer.close()
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stderr is not None
+        server.stderr.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform")
+def test_a_server_runs_every_thread_as_batch_work() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", [server])
+        threads = [int(tid) for tid in os.listdir(f"/proc/{server.pid}/task")]
+        assert {os.sched_getscheduler(tid) for tid in threads} == {os.SCHED_BATCH}
+    finally:
         server.terminate()
         server.wait(timeout=10)
         assert server.stderr is not None

@@ -100,8 +100,10 @@ def rollout(
     from gymbox.collector.rows import count_lines
     from gymbox.collector.runner import CollectOptions, Collector, run_until_signalled
     from gymbox.collector.store import sibling
+    from gymbox.cpu_policy import prefer_throughput
     from gymbox.gc_tuning import settle_after_startup
 
+    prefer_throughput()  # before the Docker client's threads start: they inherit it
     rediscover: Callable[[], dict[str, list[str]]] | None
     if swarm_engine.check_engine(engine) == "swarm" and not url:
         from gymbox.docker.swarm import agent_urls_swarm

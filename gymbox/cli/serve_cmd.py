@@ -26,6 +26,7 @@ def serve(
     import uvicorn
 
     from gymbox.cli.common import load_stack
+    from gymbox.cpu_policy import prefer_throughput
     from gymbox.docker.swarm import load_mounted_secrets
     from gymbox.gc_tuning import settle_after_startup
     from gymbox.http_client import SERVER_KEEP_ALIVE_S
@@ -33,6 +34,7 @@ def serve(
     from gymbox.registry import build_app
     from gymbox.servers.http_protocol import BufferedHttpToolsProtocol
 
+    prefer_throughput()  # before any thread or child process starts: they inherit it
     load_mounted_secrets()  # on a Swarm, this instance's secrets are files in /run/secrets
 
     # serving=name: in a stack, this container holds only its own instance's secrets

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -44,6 +45,12 @@ def test_weather_stack_runs_a_rollout_and_leaves_nothing_behind(
         result = httpx.post(f"{url}/run", json=row, timeout=60)
         assert result.status_code == 200, result.text
         assert result.json()["reward"] == 1.0
+
+    for container in Stack(stack_name).containers():  # each server chose batch scheduling, in a container too
+        init = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", container.id], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        server = Path(f"/proc/{init}/task/{init}/children").read_text().split()  # under tini, PID 1
+        assert [os.sched_getscheduler(int(pid)) for pid in server] == [os.SCHED_BATCH], container.name
 
     ps = gymbox("ps", "--name", stack_name, env=gymbox_env)
     assert "healthy" in ps.stdout
