@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,7 @@ def test_a_sleeping_program_is_killed_at_the_wall_limit_and_the_server_goes_on(s
     assert result["status"] == "timeout"
     assert result["signal"] == "SIGKILL"
     assert 1 <= result["wall_s"] < 3
+    assert not result["rerun_alone"]  # asleep, not waiting for a CPU: its own doing
     assert run(sandbox, "print(1 + 1)")["stdout"] == "2\n"
 
 
@@ -260,3 +262,30 @@ def test_a_run_cannot_stop_the_server_with_a_signal(sandbox: httpx.Client) -> No
     time.sleep(0.5)  # a graceful shutdown, had the signal got through, would be under way by now
     assert sandbox.get("/health").status_code == 200
     assert run(sandbox, "print('still here')")["stdout"] == "still here\n"
+
+
+# Six processes that spin until their CPU limit or the run's end, each in a session of its own: Linux's
+# autogroups share the CPU between sessions, so six sessions hold two cores against one.
+SPINNERS = (
+    "import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        os.setsid()\n        while True:\n"
+    "            pass\n"
+)
+# Two seconds of CPU, which the run's 3 s wall limit allows when the program has a core to itself.
+TWO_CPU_SECONDS = "import time\nwhile time.process_time() < 2.0:\n    pass\nprint('done')\n"
+
+
+def test_a_run_starved_by_another_runs_processes_is_run_again_alone(sandbox: httpx.Client) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        neighbour = pool.submit(run, sandbox, SPINNERS + "time.sleep(60)\n", limits={"wall_s": 4})
+        time.sleep(0.5)  # its spinners are running
+        honest = run(sandbox, TWO_CPU_SECONDS, limits={"wall_s": 3, "cpu_s": 3})
+        assert neighbour.result()["status"] == "timeout"
+    assert (honest["status"], honest["stdout"]) == ("ok", "done\n")
+    assert honest["rerun_alone"]
+    assert sandbox.get("/status").json()["reruns_alone"] >= 1
+
+
+def test_a_run_starved_by_its_own_processes_is_not_run_again(sandbox: httpx.Client) -> None:
+    result = run(sandbox, SPINNERS + TWO_CPU_SECONDS.removeprefix("import time\n"), limits={"wall_s": 3})
+    assert result["status"] == "timeout"
+    assert not result["rerun_alone"]

@@ -4,8 +4,10 @@ stdin: line 1 a nonce, line 2 a JSON object {"entry_point", "test_timeout_s", "c
 For each call it writes one line `<nonce>{"i": k, "value": <the return value as JSON>}` (or `"error"`) to
 the real stdout; what the submission prints goes nowhere. The expected values never enter the sandbox:
 the environment compares them, so reading this file or the calls gains the submission nothing. A call
-that runs past `test_timeout_s` is interrupted by SIGALRM and counts as failed; if the submission defeats
-that, the sandbox's wall-time limit ends the run and the calls without a line count as failed.
+that uses more than `test_timeout_s` of CPU time is interrupted by SIGPROF and counts as failed: CPU time,
+not wall time, so a machine busy with other runs does not fail an honest call. A call that blocks instead
+(a sleep, a read), or a submission that defeats the timer, meets the sandbox's wall-time limit, which ends
+the run; the calls without a line count as failed.
 Standard library only: it runs in the sandbox's interpreter.
 """
 
@@ -40,8 +42,8 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def on_alarm(signum: int, frame: object) -> None:
-    raise TimeoutError(f"call took longer than {SPEC['test_timeout_s']} s")
+def on_cpu_budget_spent(signum: int, frame: object) -> None:
+    raise TimeoutError(f"call used more than {SPEC['test_timeout_s']} s of CPU time")
 
 
 def main() -> None:
@@ -57,16 +59,16 @@ def main() -> None:
         report({"load_error": describe(exc)})
         return
     report({"loaded": True})
-    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGPROF, on_cpu_budget_spent)
     for i, args in enumerate(SPEC["calls"]):
         try:
-            signal.setitimer(signal.ITIMER_REAL, SPEC["test_timeout_s"])
+            signal.setitimer(signal.ITIMER_PROF, SPEC["test_timeout_s"])
             with contextlib.redirect_stdout(SINK), contextlib.redirect_stderr(SINK):
                 value = function(*args)
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
             report({"i": i, "value": as_json(value)})
         except BaseException as exc:  # a failing call, SystemExit included, fails that test only
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
             report({"i": i, "error": describe(exc)})
         SINK.seek(0)
         SINK.truncate()

@@ -8,6 +8,11 @@ server's, which may hold secrets, is not passed on). Its stdin is a memfd and it
 pipes the server reads as they fill, up to a cap: nothing on disk that another run could replace or
 turn into a FIFO. The worker waits on a pidfd and the pipes with one deadline, and at the wall-time
 limit kills every process of the run. Runs wait in worker threads, at most one per slot at once.
+
+A run that reaches its wall-time limit because other runs held the CPU (gymbox.sandbox.processes.
+wait_caused_by_others) is run again with the sandbox to itself (gymbox.sandbox.run_gate), and that run's
+result is the answer: an honest program is not scored on a neighbour's fork bomb, and a program that starves
+itself or sleeps gets no second try.
 """
 
 from __future__ import annotations
@@ -27,14 +32,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gymbox.sandbox.files import MAIN, run_files
-from gymbox.sandbox.processes import kill_session, kill_user, reap_user_zombies, sweep_orphans
+from gymbox.sandbox.processes import (
+    kill_session,
+    kill_user,
+    reap_user_zombies,
+    run_processes,
+    sweep_orphans,
+    wait_caused_by_others,
+)
 from gymbox.sandbox.protocol import ExecuteRequest, Execution, ExecutionStatus, InvalidRequest, Limits
+from gymbox.sandbox.run_gate import RunGate
 from gymbox.sandbox.seccomp import make_installer
 from gymbox.sandbox.slots import SandboxUnavailable, Slot, Slots
 
 KILL_GRACE_S = 10.0  # a run still not reaped this long after SIGKILL means the sandbox is stuck
 READ_CHUNK = 65536
 DRAIN_READS = 64  # after the run ends: what is left in a pipe, not what a process elsewhere keeps writing
+# A timed-out run that waited this share of its wall time for a CPU, beyond what its own processes used, was
+# starved by other runs: it is run again alone.
+STARVED_SHARE = 0.25
 
 
 def run_limits(ceiling: Limits, requested: dict[str, Any]) -> Limits:
@@ -123,6 +139,8 @@ class Executor:
         self.pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="sandbox-run")
         self._lock = threading.Lock()  # spawning, the live set and sweeping must not interleave
         self._live: set[int] = set()  # sessions (= leader pids) of running programs
+        self.gate = RunGate()
+        self.reruns_alone = 0
         self.runs = 0
         self.queued = 0
         self.leftovers_killed = 0
@@ -151,7 +169,18 @@ class Executor:
         slot = self.slots.acquire()
         try:
             self.slots.write_files(slot, files)
-            return self._run_in(slot, stdin, limits)
+            with self.gate.shared():
+                execution, starved = self._run_in(slot, stdin, limits)
+            if starved:  # its verdict is the one it earns with the CPU to itself
+                self.slots.reset(slot)
+                if slot.broken:
+                    raise SandboxUnavailable(f"a starved run could not be run again in {slot.path}: {slot.broken}")
+                self.slots.write_files(slot, files)
+                with self.gate.alone():
+                    execution, _ = self._run_in(slot, stdin, limits)
+                execution.rerun_alone = True
+                self.reruns_alone += 1
+            return execution
         except OSError as exc:  # out of descriptors or memory, say: the server's failure, not the run's
             raise SandboxUnavailable(f"the run in {slot.path} failed on the sandbox's side: {exc}") from None
         finally:
@@ -197,18 +226,24 @@ class Executor:
                 os.close(fd)
         return proc, out_r, err_r
 
-    def _run_in(self, slot: Slot, stdin: str, limits: Limits) -> Execution:
+    def _run_in(self, slot: Slot, stdin: str, limits: Limits) -> tuple[Execution, bool]:
+        """The run's result, and whether it timed out because other runs held the CPU."""
         started = time.monotonic()
+        starved = False
         proc, out_r, err_r = self._spawn(slot, stdin, limits)
         cap = limits.output_kb * 1024
         outputs = {out_r: CappedOutput(cap), err_r: CappedOutput(cap)}
         try:
             pidfd = os.pidfd_open(proc.pid)
             try:
-                ended = self._wait(slot, proc.pid, pidfd, outputs, started + limits.wall_s)
+                ended = self._wait(proc.pid, pidfd, outputs, started + limits.wall_s)
             finally:
                 os.close(pidfd)
             timed_out = ended is None
+            if timed_out:  # measured while the run's processes are still there, then they are killed
+                waited = wait_caused_by_others(run_processes(slot.uid, proc.pid))
+                starved = waited is not None and waited >= STARVED_SHARE * limits.wall_s
+                self._kill_run(slot, proc.pid)
             code, usage = ended or self._wait_after_kill(slot, proc.pid)
             proc.returncode = code  # reaped here: Popen must not wait for it again
             wall = time.monotonic() - started
@@ -234,7 +269,7 @@ class Executor:
         cpu = usage.ru_utime + usage.ru_stime
         status, exit_code, signame = _status(code, limits, cpu, timed_out)
         stdout, stderr = outputs[out_r], outputs[err_r]
-        return Execution(
+        execution = Execution(
             status=status,
             exit_code=exit_code,
             signal=signame,
@@ -247,12 +282,11 @@ class Executor:
             max_rss_mb=round(usage.ru_maxrss / 1024, 2),
             leftover_processes=leftovers,
         )
+        return execution, starved
 
-    def _wait(
-        self, slot: Slot, pid: int, pidfd: int, outputs: dict[int, CappedOutput], deadline: float
-    ) -> tuple[int, Any] | None:
+    def _wait(self, pid: int, pidfd: int, outputs: dict[int, CappedOutput], deadline: float) -> tuple[int, Any] | None:
         """Read the pipes until the leader exits: (its wait status, its rusage); None when the deadline
-        came first (the run has then been killed)."""
+        came first (the run is then still running)."""
         with selectors.DefaultSelector() as selector:
             selector.register(pidfd, selectors.EVENT_READ)
             for fd in outputs:
@@ -260,7 +294,6 @@ class Executor:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._kill_run(slot, pid)
                     return None
                 for key, _ in selector.select(remaining):
                     if key.fd == pidfd:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 PR_SET_CHILD_SUBREAPER = 36
 KILL_PASSES = 50  # a fork bomb forks while it is being killed: go round until nothing is left
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,59 @@ def reap_user_zombies(uid: int) -> None:
     the run's leader has been waited for: it must not take the leader's exit status from its waiter."""
     me = os.getpid()
     _reap(p.pid for p in processes() if p.zombie and p.ppid == me and uid in user_ids(p.pid))
+
+
+def run_processes(uid: int | None, leader: int) -> list[int]:
+    """A run's processes, zombies included: those of its user; without one, its session's and their
+    descendants (a process that called setsid() is found while its parent lives)."""
+    found = processes()
+    if uid is not None:
+        return [p.pid for p in found if uid in user_ids(p.pid)]
+    children: dict[int, list[int]] = {}
+    for p in found:
+        children.setdefault(p.ppid, []).append(p.pid)
+    members = {p.pid for p in found if p.session == leader}
+    unvisited = list(members)
+    while unvisited:
+        for child in children.get(unvisited.pop(), []):
+            if child not in members:
+                members.add(child)
+                unvisited.append(child)
+    return sorted(members)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process: its threads and the children it has waited for. 0.0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(tick) for tick in fields[11:15]) / TICKS_PER_S  # utime, stime, cutime, cstime
+
+
+def run_queue(pid: int) -> tuple[float, float] | None:
+    """(CPU time, time runnable but waiting for a CPU) of a process's main thread, in seconds; None when it
+    is gone or the kernel keeps no scheduler statistics."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            ran, waited, _ = f.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(ran) / 1e9, int(waited) / 1e9
+
+
+def wait_caused_by_others(pids: list[int]) -> float | None:
+    """Seconds one of these processes (a run's) waited for a CPU that the run itself cannot explain.
+
+    A process that waits may wait behind the run's own other work, so what the rest of the run used is
+    taken off its wait: what remains, others caused. The largest of these over the processes; None when
+    no process has scheduler statistics."""
+    total = sum(cpu_seconds(pid) for pid in pids)
+    queues = [stats for stats in map(run_queue, pids) if stats is not None]
+    if not queues:
+        return None
+    return max(waited - max(total - ran, 0.0) for ran, waited in queues)
 
 
 def user_has_processes(uid: int) -> bool:

@@ -77,3 +77,8 @@ class Execution(BaseModel):
     cpu_s: float = 0.0
     max_rss_mb: float = 0.0
     leftover_processes: int = Field(default=0, description="processes still alive at the end, then killed")
+    rerun_alone: bool = Field(
+        default=False,
+        description="a first run reached the wall-time limit while other runs held the CPU; this is the run "
+        "given again with the sandbox to itself",
+    )

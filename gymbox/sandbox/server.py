@@ -3,7 +3,8 @@
 POST /execute  ExecuteRequest -> Execution   (400 for a request it will not run, 413 for oversized code,
                422 for a malformed one, 503 when it cannot run it honestly: no clean slot, no disk space,
                a run that will not die; the client turns 503 into an infrastructure error, never a zero)
-GET  /status   runs in flight, queued, done, refused, slots set aside, leftover processes killed so far
+GET  /status   runs in flight, queued, done, refused, starved runs given again alone, slots set aside,
+               leftover processes killed so far
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ class PythonSandboxServer:
                 "max_concurrency": ex.max_concurrency,
                 "leftovers_killed": ex.leftovers_killed,
                 "refused": ex.refused,
+                "reruns_alone": ex.reruns_alone,
                 "slots_set_aside": self.slots.broken,
                 "isolated_users": int(self.slots.isolated),
             }

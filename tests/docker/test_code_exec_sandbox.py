@@ -43,6 +43,9 @@ HOSTILE = {
     "    socket.create_connection(('code_exec', 8000), timeout=3).close()\n    return a + b\n",
     "write_outside_tmp": "def add(a, b):\n    for path in ('/srv/pwned', '/home/gymbox/pwned', '/pwned'):\n"
     "        open(path, 'w').write('x')\n    return a + b\n",
+    # A process that outlives the run, in a session of its own: killed once the harness has exited.
+    "daemon_left_behind": "import os, time\ndef add(a, b):\n    if os.fork() == 0:\n        os.setsid()\n"
+    "        time.sleep(600)\n    return None\n",
 }
 
 # Signals to the server (the harness's parent, PID 1) and to every process the run's user may signal
@@ -289,8 +292,8 @@ def test_hostile_code_is_contained_and_scored_zero(stack: str, gymbox_env: dict[
     assert list(sandbox["NetworkSettings"]["Networks"]) == [f"gymbox-{stack}_{SANDBOX}-net"]
 
     hostile = {name: row(name, code.replace("{agent_ip}", agent_ip)) for name, code in HOSTILE.items()}
-    # One at a time: runs at once share the CPU, and a fork bomb's processes can starve another run
-    # past its wall time (docs/sandbox.md, not covered), which would blur what this test checks.
+    # One at a time: a run starved by a neighbour is run again alone, which would blur what this test checks
+    # (test_an_honest_run_starved_by_a_neighbour_scores_what_it_earns_alone checks that).
     results = scored(stack, list(hostile.values()), tmp_path, "hostile", gymbox_env, concurrency=1)
     for name in HOSTILE:
         assert results[name]["status"] == "ok", name
@@ -401,20 +404,43 @@ def test_a_sandbox_that_cannot_run_honestly_gives_infra_errors_not_zeros(
     assert_honest_runs_score(stack, tmp_path, "after-refused", gymbox_env)
 
 
+# Six processes that spin in sessions of their own (Linux shares the CPU between sessions), then a sleep.
+STARVER = (
+    "import os, time\ndef add(a, b):\n    for _ in range(6):\n        if os.fork() == 0:\n            os.setsid()\n"
+    "            while True:\n                pass\n    time.sleep(60)\n"
+)
+# Right, at 1.5 s of CPU a call: inside the 2 s budget of each, and inside the run's 7 s with a core to itself.
+SLOW_BUT_RIGHT = (
+    "import time\ndef add(a, b):\n    end = time.process_time() + 1.5\n    while time.process_time() < end:\n"
+    "        pass\n    return a + b\n"
+)
+
+
+def sandbox_status(stack: str) -> dict[str, int]:
+    status = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/status').read().decode())"
+    return json.loads(sandbox_python(stack, status))  # type: ignore[no-any-return]
+
+
+def test_an_honest_run_starved_by_a_neighbour_scores_what_it_earns_alone(
+    stack: str, gymbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    reruns = sandbox_status(stack)["reruns_alone"]
+    rows = [row("starver", STARVER), row("slow_but_right", SLOW_BUT_RIGHT)]
+    results = scored(stack, rows, tmp_path, "starved", gymbox_env, concurrency=2)
+    assert (results["slow_but_right"]["status"], results["slow_but_right"]["reward"]) == ("ok", 1.0)
+    assert results["starver"]["reward"] == 0.0
+    assert sandbox_status(stack)["reruns_alone"] > reruns  # it timed out beside the starver, then ran alone
+
+
 def test_the_sandbox_is_intact_after_every_attack(stack: str) -> None:
     sandbox = container(stack, SANDBOX)
     assert sandbox["RestartCount"] == 0
     assert sandbox["State"]["Status"] == "running"
-    status = json.loads(
-        sandbox_python(
-            stack,
-            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/status').read().decode())",
-        )
-    )
+    status = sandbox_status(stack)
     assert status["running"] == 0
     assert status["isolated_users"] == 1
     assert status["slots_set_aside"] == 0
-    assert status["leftovers_killed"] > 0  # the fork bomb's children, killed when its run ended
+    assert status["leftovers_killed"] > 0  # the daemons left behind, killed when their runs ended
     # Nothing of any run is left: every process is the server (PID 1), a health probe or this `docker exec`.
     listing = sandbox_python(
         stack,
