@@ -264,11 +264,11 @@ def test_a_run_cannot_stop_the_server_with_a_signal(sandbox: httpx.Client) -> No
     assert run(sandbox, "print('still here')")["stdout"] == "still here\n"
 
 
-# Six processes that spin until their CPU limit or the run's end, each in a session of its own: Linux's
-# autogroups share the CPU between sessions, so six sessions hold two cores against one.
+# Processes that spin until their CPU limit or the run's end, each in a session of its own (Linux's
+# autogroups share the CPU between sessions): three a core leave another run less than a third of one.
 SPINNERS = (
-    "import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n        os.setsid()\n        while True:\n"
-    "            pass\n"
+    f"import os, time\nfor _ in range({min(3 * (os.cpu_count() or 1), 60)}):\n    if os.fork() == 0:\n"
+    "        os.setsid()\n        while True:\n            pass\n"
 )
 # Two seconds of CPU, which the run's 3 s wall limit allows when the program has a core to itself.
 TWO_CPU_SECONDS = "import time\nwhile time.process_time() < 2.0:\n    pass\nprint('done')\n"

@@ -179,7 +179,8 @@ class Executor:
                 with self.gate.alone():
                     execution, _ = self._run_in(slot, stdin, limits)
                 execution.rerun_alone = True
-                self.reruns_alone += 1
+                with self._lock:
+                    self.reruns_alone += 1
             return execution
         except OSError as exc:  # out of descriptors or memory, say: the server's failure, not the run's
             raise SandboxUnavailable(f"the run in {slot.path} failed on the sandbox's side: {exc}") from None
@@ -269,7 +270,7 @@ class Executor:
         cpu = usage.ru_utime + usage.ru_stime
         status, exit_code, signame = _status(code, limits, cpu, timed_out)
         stdout, stderr = outputs[out_r], outputs[err_r]
-        execution = Execution(
+        return Execution(
             status=status,
             exit_code=exit_code,
             signal=signame,
@@ -281,8 +282,7 @@ class Executor:
             cpu_s=round(cpu, 4),
             max_rss_mb=round(usage.ru_maxrss / 1024, 2),
             leftover_processes=leftovers,
-        )
-        return execution, starved
+        ), starved
 
     def _wait(self, pid: int, pidfd: int, outputs: dict[int, CappedOutput], deadline: float) -> tuple[int, Any] | None:
         """Read the pipes until the leader exits: (its wait status, its rusage); None when the deadline

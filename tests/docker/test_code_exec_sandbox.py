@@ -11,6 +11,7 @@ one on its network). docs/sandbox.md describes each defence these tests exercise
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -404,10 +405,12 @@ def test_a_sandbox_that_cannot_run_honestly_gives_infra_errors_not_zeros(
     assert_honest_runs_score(stack, tmp_path, "after-refused", gymbox_env)
 
 
-# Six processes that spin in sessions of their own (Linux shares the CPU between sessions), then a sleep.
+# Processes that spin in sessions of their own (Linux shares the CPU between sessions), three a core, then a
+# sleep. code_exec allows a run 16 processes, enough to starve a run on up to 4 cores.
+SPINNERS = 3 * (os.cpu_count() or 1)
 STARVER = (
-    "import os, time\ndef add(a, b):\n    for _ in range(6):\n        if os.fork() == 0:\n            os.setsid()\n"
-    "            while True:\n                pass\n    time.sleep(60)\n"
+    f"import os, time\ndef add(a, b):\n    for _ in range({min(SPINNERS, 14)}):\n        if os.fork() == 0:\n"
+    "            os.setsid()\n            while True:\n                pass\n    time.sleep(60)\n"
 )
 # Right, at 1.5 s of CPU a call: inside the 2 s budget of each, and inside the run's 7 s with a core to itself.
 SLOW_BUT_RIGHT = (
@@ -421,6 +424,9 @@ def sandbox_status(stack: str) -> dict[str, int]:
     return json.loads(sandbox_python(stack, status))  # type: ignore[no-any-return]
 
 
+@pytest.mark.skipif(
+    SPINNERS > 14, reason="starving a run takes more processes than code_exec allows one on this many cores"
+)
 def test_an_honest_run_starved_by_a_neighbour_scores_what_it_earns_alone(
     stack: str, gymbox_env: dict[str, str], tmp_path: Path
 ) -> None:
