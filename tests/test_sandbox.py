@@ -29,7 +29,8 @@ SECRET = "sk-sandbox-test-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The server process and its base URL, once healthy."""
     port = free_port()
     config = tmp_path_factory.mktemp("sandbox") / "sandbox.yaml"
     config.write_text(f"""
@@ -62,11 +63,16 @@ sbx:
                 pass
             assert time.monotonic() < deadline, "the sandbox never became healthy"
             time.sleep(0.1)
-        with httpx.Client(base_url=base, timeout=60) as client:
-            yield client
+        yield proc, base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sandbox(sandbox_server: tuple[subprocess.Popen[str], str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_server[1], timeout=60) as client:
+        yield client
 
 
 def run(client: httpx.Client, code: str, **body: object) -> dict:
@@ -289,3 +295,10 @@ def test_a_run_starved_by_its_own_processes_is_not_run_again(sandbox: httpx.Clie
     result = run(sandbox, SPINNERS + TWO_CPU_SECONDS.removeprefix("import time\n"), limits={"wall_s": 3})
     assert result["status"] == "timeout"
     assert not result["rerun_alone"]
+
+
+def test_the_server_can_gain_no_privilege_by_exec(sandbox_server: tuple[subprocess.Popen[str], str]) -> None:
+    # What Docker's no-new-privileges gives a compose container, set by the server itself: on a Swarm,
+    # which ignores security_opt, and in Kubernetes too.
+    status = Path(f"/proc/{sandbox_server[0].pid}/status").read_text()
+    assert "NoNewPrivs:\t1" in status

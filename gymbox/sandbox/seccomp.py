@@ -151,6 +151,13 @@ def make_installer() -> Callable[[], None]:
     return install
 
 
+def forbid_new_privileges() -> bool:
+    """PR_SET_NO_NEW_PRIVS on this process and all it starts: no exec gains a privilege (a set-user-ID
+    file, file capabilities). Docker's `no-new-privileges`, which a Swarm ignores; switching to a run's
+    user stays allowed, since that is a system call of a privileged process, not an exec."""
+    return bool(_libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
+
+
 def make_undumpable() -> bool:
     """PR_SET_DUMPABLE 0 on this process: its /proc files become root's, and no process of its own
     user may ptrace it or open its memory, so a run that shares the server's user still cannot."""

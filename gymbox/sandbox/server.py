@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gymbox.sandbox.executor import Executor
 from gymbox.sandbox.processes import become_subreaper
 from gymbox.sandbox.protocol import ExecuteRequest, Execution, InvalidRequest, Limits
-from gymbox.sandbox.seccomp import make_undumpable
+from gymbox.sandbox.seccomp import forbid_new_privileges, make_undumpable
 from gymbox.sandbox.signals import guard_shutdown_signals
 from gymbox.sandbox.slots import ROOT_ENV, SandboxUnavailable, Slots, random_uid_base
 from gymbox.servers.app import ToolError, create_app
@@ -120,6 +120,7 @@ class PythonSandboxServer:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             make_undumpable()  # no run may ptrace the server or open its memory, even as the same user
+            forbid_new_privileges()  # whatever the engine's security options (a Swarm ignores them)
             if self.executor.contain_orphans:  # this process owns its container
                 become_subreaper()
                 if threading.current_thread() is threading.main_thread():
