@@ -29,6 +29,7 @@ class ProcessInfo:
     ppid: int
     session: int
     zombie: bool
+    cpu_s: float  # its threads' and the children it has waited for (utime, stime, cutime, cstime)
 
 
 def processes() -> list[ProcessInfo]:
@@ -43,7 +44,8 @@ def processes() -> list[ProcessInfo]:
             continue
         # `pid (comm) state ppid pgrp session ...`; comm may hold spaces and parentheses.
         fields = stat[stat.rindex(b")") + 2 :].split()
-        out.append(ProcessInfo(int(entry.name), int(fields[1]), int(fields[3]), fields[0] == b"Z"))
+        cpu_s = sum(int(ticks) for ticks in fields[11:15]) / TICKS_PER_S
+        out.append(ProcessInfo(int(entry.name), int(fields[1]), int(fields[3]), fields[0] == b"Z", cpu_s))
     return out
 
 
@@ -125,12 +127,13 @@ def reap_user_zombies(uid: int) -> None:
     _reap(p.pid for p in processes() if p.zombie and p.ppid == me and uid in user_ids(p.pid))
 
 
-def run_processes(uid: int | None, leader: int) -> list[int]:
+def run_processes(uid: int | None, leader: int) -> list[ProcessInfo]:
     """A run's processes, zombies included: those of its user; without one, its session's and their
     descendants (a process that called setsid() is found while its parent lives)."""
     found = processes()
     if uid is not None:
-        return [p.pid for p in found if uid in user_ids(p.pid)]
+        return [p for p in found if uid in user_ids(p.pid)]
+    by_pid = {p.pid: p for p in found}
     children: dict[int, list[int]] = {}
     for p in found:
         children.setdefault(p.ppid, []).append(p.pid)
@@ -141,17 +144,7 @@ def run_processes(uid: int | None, leader: int) -> list[int]:
             if child not in members:
                 members.add(child)
                 unvisited.append(child)
-    return sorted(members)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process: its threads and the children it has waited for. 0.0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return sum(int(tick) for tick in fields[11:15]) / TICKS_PER_S  # utime, stime, cutime, cstime
+    return [by_pid[pid] for pid in sorted(members)]
 
 
 def run_queue(pid: int) -> tuple[float, float] | None:
@@ -165,14 +158,14 @@ def run_queue(pid: int) -> tuple[float, float] | None:
     return int(ran) / 1e9, int(waited) / 1e9
 
 
-def wait_caused_by_others(pids: list[int]) -> float | None:
-    """Seconds one of these processes (a run's) waited for a CPU that the run itself cannot explain.
+def wait_caused_by_others(run: list[ProcessInfo]) -> float | None:
+    """Seconds one of a run's processes waited for a CPU that the run itself cannot explain.
 
     A process that waits may wait behind the run's own other work, so what the rest of the run used is
     taken off its wait: what remains, others caused. The largest of these over the processes; None when
     no process has scheduler statistics."""
-    total = sum(cpu_seconds(pid) for pid in pids)
-    queues = [stats for stats in map(run_queue, pids) if stats is not None]
+    total = sum(p.cpu_s for p in run)
+    queues = [stats for stats in (run_queue(p.pid) for p in run) if stats is not None]
     if not queues:
         return None
     return max(waited - max(total - ran, 0.0) for ran, waited in queues)
