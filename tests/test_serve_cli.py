@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -73,50 +75,46 @@ def test_three_hand_started_servers_answer_run_with_a_reward() -> None:
                 proc.stderr.close()
 
 
+@contextmanager
+def policy_model_server(preexec_fn: Callable[[], None] | None = None) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """A real `gymbox serve` of the scripted policy model on a free port, once healthy: (process, port)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+    )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", [server])
+        yield server, port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stderr is not None
+        server.stderr.close()
+
+
 def test_a_server_holds_more_connections_than_the_soft_open_file_limit_it_started_with() -> None:
     # Many shells start with a soft limit of 1,024 open files; here 256, and 400 peers connected at once.
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < 1024:
         pytest.skip(f"the hard limit on open files here ({hard}) is below what this test needs")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
-    )  # fmt: skip
     peers: list[socket.socket] = []
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", [server])
-        for _ in range(400):  # every connection stays open, as a peer's kept-alive one does
-            peer = socket.create_connection(("127.0.0.1", port), timeout=10)
-            peer.sendall(b"GET /health HTTP/1.1\r\nHost: peer\r\n\r\n")
-            peers.append(peer)
-        answered = sum(1 for peer in peers if peer.recv(64).startswith(b"HTTP/1.1 200"))
-        assert answered == len(peers)
-    finally:
-        for peer in peers:
-            peer.close()
-        server.terminate()
-        server.wait(timeout=10)
-        assert server.stderr is not None
-        server.stderr.close()
+    with policy_model_server(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))) as (_, port):
+        try:
+            for _ in range(400):  # every connection stays open, as a peer's kept-alive one does
+                peer = socket.create_connection(("127.0.0.1", port), timeout=10)
+                peer.sendall(b"GET /health HTTP/1.1\r\nHost: peer\r\n\r\n")
+                peers.append(peer)
+            answered = sum(1 for peer in peers if peer.recv(64).startswith(b"HTTP/1.1 200"))
+            assert answered == len(peers)
+        finally:
+            for peer in peers:
+                peer.close()
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform")
 def test_a_server_runs_every_thread_as_batch_work() -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gymbox.cli", "serve", "-c", CONFIG, "-m", "scripted", "--name", "policy_model",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}", [server])
+    with policy_model_server() as (server, _):
         threads = [int(tid) for tid in os.listdir(f"/proc/{server.pid}/task")]
         assert {os.sched_getscheduler(tid) for tid in threads} == {os.SCHED_BATCH}
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        assert server.stderr is not None
-        server.stderr.close()
