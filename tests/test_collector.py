@@ -138,6 +138,33 @@ def test_a_slow_agent_times_out_and_is_recorded(tmp_path: Path) -> None:
     assert read(tmp_path / "out_failures.jsonl")[0]["status"] == "timeout"
 
 
+def test_rollouts_start_while_the_input_is_still_being_read(tmp_path: Path) -> None:
+    # With more rollouts allowed in flight than rows, the queue never fills: the producer must still hand
+    # each row over at once, or the whole input is read before the first request leaves.
+    first_request: list[float] = []
+    agent = FastAPI()
+
+    @agent.post("/run")
+    async def run(row: dict) -> dict:
+        first_request.append(time.monotonic())
+        return {**row, "reward": 1.0, "status": "ok"}
+
+    last_row_read = 0.0
+
+    def rows() -> Iterator[dict]:  # a slow input: a big file on a slow disk, a generator that builds rows
+        nonlocal last_row_read
+        for i in range(100):
+            time.sleep(0.005)
+            last_row_read = time.monotonic()
+            yield task(i)
+
+    with serve_app(agent) as url:
+        opts = CollectOptions(agent="toy_agent", concurrency=256)
+        summary = asyncio.run(Collector({"toy_agent": [url]}, tmp_path / "out.jsonl", opts).run(rows()))
+    assert summary.written == 100
+    assert min(first_request) < last_row_read - 0.2
+
+
 def test_output_is_never_overwritten_without_resume(agent_url: str, tmp_path: Path) -> None:
     rows = write_rows(tmp_path / "in.jsonl", [task(0)])
     out = tmp_path / "out.jsonl"
