@@ -17,8 +17,9 @@ from /proc for the collector and docker-proxy, over the collection only; host CP
 over the same window; the collector's peak RSS; time from start to ready (`gymbox up`'s wall time;
 `docker run` to ng_run's "servers ready"). `--repeats N` runs the whole sweep N times and sums each run
 up, then lists each path's worst level in every run: that share moves by several per cent from run to run
-on a small VM. Each phase is bounded by --phase-timeout; everything this
-script starts carries the label bench=<run id> and is removed at the end, also on Ctrl-C.
+on a small VM. The last figure takes each level's median over the runs first. Each phase is bounded by
+--phase-timeout; everything this script starts carries the label bench=<run id> and is removed at the end,
+also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -396,7 +398,8 @@ def worst_level(rows: list[Result]) -> tuple[Result, float]:
 
 
 def spread(runs: list[list[Result]]) -> None:
-    """With --repeats: each path's worst level in every run, since one run moves by several per cent."""
+    """With --repeats: each path's worst level in every run, since one run moves by several per cent; then
+    the worst level of each level's median over the runs."""
     print(f"\nworst level against the best, over the whole command, in each of {len(runs)} runs:")
     for path in ("nemo", "scripted", "proxy"):
         shares = []
@@ -406,7 +409,15 @@ def spread(runs: list[list[Result]]) -> None:
                 worst, share = worst_level(rows)
                 shares.append(f"{100 * share:.0f}% ({worst.level})")
         if shares:
-            print(f"{path}: {', '.join(shares)}")
+            mine = [r for results in runs for r in results if r.path == path]
+            medians = {
+                level: statistics.median(r.whole for r in mine if r.level == level) for level in {r.level for r in mine}
+            }
+            slowest = min(medians, key=medians.__getitem__)
+            print(
+                f"{path}: {', '.join(shares)}; each level's median: worst {slowest} at "
+                f"{100 * medians[slowest] / max(medians.values()):.0f}%"
+            )
 
 
 def main() -> None:
