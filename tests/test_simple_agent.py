@@ -272,7 +272,7 @@ def test_the_first_model_call_goes_out_while_the_environment_seeds(toy_environme
 
     @resources.post("/seed_session")
     async def seed(response: Response) -> dict:  # a slow seed: it answers once the model has been asked
-        seed_saw_the_model_asked.append(await asyncio.to_thread(model_asked.wait, 5))
+        seed_saw_the_model_asked.append(await asyncio.to_thread(model_asked.wait, 10))
         response.set_cookie("gymbox_session", "s1")
         return {}
 
