@@ -1,15 +1,13 @@
 """simple_agent + scripted_model + a resources server, each a real uvicorn server on 127.0.0.1."""
 
 import asyncio
-import contextlib
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 
 from gymbox.config import load_config
@@ -232,76 +230,3 @@ def test_a_lost_session_is_an_infra_error_never_a_zero_reward(toy_environments: 
     assert answer.status_code == 502, answer.text
     assert answer.json()["detail"] == {"kind": "infra_error", "failure": "session_lost"}
     assert "unknown or expired session" in answer.json()["error"]
-
-
-@contextlib.contextmanager
-def agent_between(resources: FastAPI, model: FastAPI) -> Iterator[str]:
-    """The toy stack's agent, pointed at test doubles of its resources server and its model."""
-    from gymbox.registry import build_app
-    from gymbox.testing import bound_socket, serve_app
-
-    stack = load_config([TOY_CONFIG], model="scripted", assign_ports=False)
-    resources_sock, model_sock = bound_socket(), bound_socket()
-    stack.instances["toy"].config.port = resources_sock.getsockname()[1]
-    stack.instances["policy_model"].config.port = model_sock.getsockname()[1]
-    with serve_app(resources, resources_sock), serve_app(model, model_sock):
-        with serve_app(build_app(stack, "toy_agent")) as agent:
-            yield agent
-
-
-def answering_model(asked: threading.Event, answer_after: threading.Event | None = None) -> FastAPI:
-    """A test double of a model: notes each request in `asked`, waits for `answer_after` if given, then says
-    "done"."""
-    app = FastAPI()
-
-    @app.post("/v1/responses")
-    async def respond() -> dict:
-        asked.set()
-        if answer_after is not None:
-            await asyncio.to_thread(answer_after.wait, 30)
-        message = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "done"}]}
-        return {"id": "resp_1", "object": "response", "status": "completed", "output": [message]}
-
-    return app
-
-
-def test_the_first_model_call_goes_out_while_the_environment_seeds(toy_environments: Path) -> None:
-    model_asked = threading.Event()
-    seed_saw_the_model_asked: list[bool] = []
-    resources = FastAPI()
-
-    @resources.post("/seed_session")
-    async def seed(response: Response) -> dict:  # a slow seed: it answers once the model has been asked
-        seed_saw_the_model_asked.append(await asyncio.to_thread(model_asked.wait, 10))
-        response.set_cookie("gymbox_session", "s1")
-        return {}
-
-    @resources.post("/verify")
-    async def verify(request: Request) -> dict:
-        return {"reward": 1.0, "session": request.cookies.get("gymbox_session")}
-
-    with agent_between(resources, answering_model(model_asked)) as agent:
-        answer = httpx.post(f"{agent}/run", json=row([]), timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["reward"] == 1.0
-    assert answer.json()["session"] == "s1"  # verify still gets the seeded session
-    assert seed_saw_the_model_asked == [True]
-
-
-def test_a_rejected_seed_cancels_the_first_model_call_and_does_not_wait_for_it(toy_environments: Path) -> None:
-    model_asked, never = threading.Event(), threading.Event()
-    resources = FastAPI()
-
-    @resources.post("/seed_session")
-    async def seed() -> JSONResponse:
-        await asyncio.to_thread(model_asked.wait, 10)  # the model call is out before the row is refused
-        return JSONResponse({"error": "target: Field required"}, status_code=422)
-
-    with agent_between(resources, answering_model(model_asked, never)) as agent:
-        try:
-            answer = httpx.post(f"{agent}/run", json=row([]), timeout=20)  # the model never answers
-        finally:
-            never.set()  # lets the double's handler end, so its server can stop
-    assert answer.status_code == 400, answer.text
-    assert answer.json()["detail"] == {"kind": "invalid_row"}
-    assert "seed_session rejected the task row" in answer.json()["error"]

@@ -6,8 +6,7 @@ back incomplete. It returns one Responses object whose `output` holds every item
 `usage` sums all steps.
 
 `POST /run` runs a whole rollout: `seed_session` -> the loop -> `verify`, the resources server's session
-cookie threaded through every call, and returns the verify response plus `status`. The loop's first model
-call goes out beside `seed_session`, since the model never gets the session cookie.
+cookie threaded through every call, and returns the verify response plus `status`.
 
 Failures: what the *model* gets wrong (malformed JSON arguments, an unknown tool, a tool rejecting its
 arguments) goes back to it as the tool's output, and the episode goes on. An episode the model ends
@@ -20,7 +19,6 @@ A resources replica that cannot be reached is avoided by the next episodes for a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from contextlib import asynccontextmanager
@@ -114,12 +112,10 @@ class SimpleAgentServer:
         @direct_post(app, "/v1/responses")
         async def responses(params: ResponsesCreateParams, request: Request) -> EscapingJSONResponse:
             cookies = dict(request.cookies)
-            if SESSION_COOKIE in cookies:
-                episode = await self.run_loop(params, self.resources_url, cookies)
-            else:  # a new conversation: its episode starts here, as /run's does
-                dumped = body_json(params, exclude_none=True)
-                row = {"responses_create_params": dumped}
-                episode = await self.seeded_episode(self.resources_url, row, cookies, params, dumped)
+            if SESSION_COOKIE not in cookies:  # a new conversation: its episode starts here, as /run's does
+                row = {"responses_create_params": body_json(params, exclude_none=True)}
+                self._expect_ok(await self._call(f"{self.resources_url}/seed_session", row, cookies), "seed_session")
+            episode = await self.run_loop(params, self.resources_url, cookies)
             answer = EscapingJSONResponse(self._final_response(episode))
             if SESSION_COOKIE in episode.cookies:
                 answer.set_cookie(SESSION_COOKIE, episode.cookies[SESSION_COOKIE], httponly=True)
@@ -136,8 +132,10 @@ class SimpleAgentServer:
     async def run(self, row: RunRequest) -> dict[str, Any]:
         resources = await pin_replica(self.resources_url, self.down_replicas)
         row_json = body_json(row, exclude_none=True)
-        episode = await self.seeded_episode(
-            resources, row_json, {}, row.responses_create_params, row_json["responses_create_params"]
+        seeded = await self._call(f"{resources}/seed_session", row_json, {})
+        self._expect_ok(seeded, "seed_session")
+        episode = await self.run_loop(
+            row.responses_create_params, resources, dict(seeded.cookies), row_json["responses_create_params"]
         )
         verified = await self._call(
             f"{resources}/verify", {**row_json, "response": self._final_response(episode)}, episode.cookies
@@ -149,49 +147,23 @@ class SimpleAgentServer:
             result["model_error"] = episode.model_error
         return result
 
-    async def seeded_episode(
-        self,
-        resources: str,
-        seed_row: dict[str, Any],
-        cookies: dict[str, str],
-        params: ResponsesCreateParams,
-        request: dict[str, Any],
-    ) -> Episode:
-        """`seed_session`, then the tool loop. The loop's first model call needs nothing from the seed (the
-        model never gets the session cookie), so it goes out beside it: an episode waits for the slower of
-        the two, not for both in turn. A seed that fails cancels that call: the row or the environment is
-        at fault, and the model's answer would be thrown away."""
-        first_step = asyncio.create_task(self._model_step(request, params.input_items()))
-        try:
-            seeded = await self._call(f"{resources}/seed_session", seed_row, cookies)
-            self._expect_ok(seeded, "seed_session")
-        except BaseException:
-            first_step.cancel()
-            await asyncio.gather(first_step, return_exceptions=True)
-            raise
-        cookies.update(seeded.cookies)
-        return await self.run_loop(params, resources, cookies, request, first_step)
-
     async def run_loop(
         self,
         params: ResponsesCreateParams,
         resources: str,
         cookies: dict[str, str],
         request: dict[str, Any] | None = None,
-        first_step: asyncio.Task[PeerResponse] | None = None,
     ) -> Episode:
-        """`request`: `params` already dumped as JSON, when the caller has it (`/run` does). `first_step`: the
-        first model call, already sent."""
+        """`request`: `params` already dumped as JSON, when the caller has it (`/run` does)."""
         episode = Episode(cookies=cookies)
         if request is None:
             request = body_json(params, exclude_none=True)
         items = params.input_items()
         allowed = {t.get("name") for t in params.tools if t.get("type") == "function"}
-        for step in range(self.config.max_steps):
-            if step == 0 and first_step is not None:
-                answer = await first_step
-            else:
-                answer = await self._model_step(request, items + episode.output)
+        for _step in range(self.config.max_steps):
+            answer = await self._call(
+                f"{self.model_url}/v1/responses", {**request, "input": items + episode.output}, {}
+            )
             if not answer.ok:
                 self._model_failure(answer, episode)
                 return episode
@@ -257,9 +229,6 @@ class SimpleAgentServer:
             f"model server answered {answer.status}: {answer.error_text()}",
             answer.failure() or FailureKind.SERVER_ERROR,
         )
-
-    async def _model_step(self, request: dict[str, Any], items: list[Any]) -> PeerResponse:
-        return await self._call(f"{self.model_url}/v1/responses", {**request, "input": items}, {})
 
     async def _call(self, url: str, payload: Any, cookies: dict[str, str]) -> PeerResponse:
         host = urlsplit(url).hostname or ""
