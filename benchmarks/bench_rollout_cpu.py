@@ -7,7 +7,9 @@ Serves the example_single_tool_call stack as `gymbox serve` processes on 127.0.0
 policy model and the agent, each its own process as in a container), then runs `gymbox rollout` against the
 agent. `--model openai` puts the `openai_model` proxy in front of benchmarks/zero_latency_policy.py (a
 benchmark double answering at once). For each repeat it prints the CPU time (user + system, from /proc) each
-server process spent per rollout, the collector's (its whole process, start-up included), and the rate.
+server process spent per rollout, the collector's (its whole process, start-up included), and the rate; then
+how often each server blocked per rollout (voluntary context switches, each one a wake-up later; there are
+more of them the fewer rollouts are in flight) and how busy the host was.
 This is the quick loop for CPU work: no images, no container networking, seconds a run; the whole path in
 containers, beside NeMo Gym, is benchmarks/bench_vs_nemogym.py. `--profile DIR` samples each server with
 py-spy (`pip install py-spy`) into DIR/<process>.txt (raw collapsed stacks), the collector too, which slows the run.
@@ -39,6 +41,20 @@ BASE_PORT = 18_001
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def sleeps(pid: int) -> int:
+    """How often the process has blocked (voluntary context switches): each one is a wake-up later."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
+def host_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole host since boot, from /proc/stat."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
 
 
 def children_cpu_seconds() -> float:
@@ -125,6 +141,8 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
             spies.append(subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1)
     before = {name: cpu_seconds(proc.pid) for name, proc in servers.items()}
+    sleeps_before = {name: sleeps(proc.pid) for name, proc in servers.items()}
+    host_before = host_ticks()
     collector_before = children_cpu_seconds()
     out = work / "rollouts.jsonl"
     out.unlink(missing_ok=True)
@@ -138,12 +156,20 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
     wall = time.monotonic() - started
     per_rollout = {name: (cpu_seconds(proc.pid) - before[name]) * 1000 / args.rows for name, proc in servers.items()}
     per_rollout["collector"] = (children_cpu_seconds() - collector_before) * 1000 / args.rows
+    host_busy, host_all = (after - start for after, start in zip(host_ticks(), host_before, strict=True))
+    sleeps_per_rollout = {name: (sleeps(proc.pid) - sleeps_before[name]) / args.rows for name, proc in servers.items()}
     stop(spies)
     figures = "  ".join(f"{name}={ms:.2f}" for name, ms in per_rollout.items())
     load = os.getloadavg()[0]
     print(
         f"{args.model:8} cpu {sum(per_rollout.values()):5.2f} ms/rollout  [{figures}]  "
         f"{args.rows / wall:6.1f} rollouts/s  load {load:.1f}",
+        flush=True,
+    )
+    print(
+        "         sleeps/rollout ["
+        + "  ".join(f"{name}={n:.2f}" for name, n in sleeps_per_rollout.items())
+        + f"]  host busy {100 * host_busy / max(host_all, 1):.0f}%",
         flush=True,
     )
 
