@@ -70,3 +70,26 @@ def test_nemo_gym_servers_reproduce_their_recorded_rewards(
         assert result.rows > 0, result
         assert result.matched == result.rows, result
     assert leftovers(f"{stack_name}-0") == {"containers": [], "networks": [], "volumes": []}
+
+
+def test_the_readme_table_skips_the_servers_the_harness_skips(release: Path) -> None:
+    """The README's table of the full run says which servers were not built and why; the harness decides
+    that before it builds anything, so a change to its rules must show in the table."""
+    from gymbox.nemo.conformance import release_cases
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {}
+    for line in readme.split("| server | built | healthy |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]:
+        name, built, healthy, *_, reason = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[name.strip("`")] = (built, healthy, reason)
+
+    cases = release_cases(VERSION)
+    assert set(rows) == {case.name for case in cases}
+    for case in cases:
+        built, _healthy, reason = rows[case.name]
+        assert (built == "-") == bool(case.skip), (case.name, case.skip, rows[case.name])
+        if case.skip:
+            assert reason == case.skip, case.name
+    built_count = sum(row[0] == "yes" for row in rows.values())
+    healthy_count = sum(row[1] == "yes" for row in rows.values())
+    assert f"Of {len(rows)} servers: {built_count} built, {healthy_count} healthy" in readme
