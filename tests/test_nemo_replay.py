@@ -188,3 +188,42 @@ def test_inputs_match_by_text_and_images_tell_them_apart() -> None:
     one = asked(text, {"type": "input_image", "image_url": "data:image/png;base64,AAAA"})
     other = asked(text, {"type": "input_image", "image_url": "data:image/png;base64,BBBB"})
     assert input_key(one) != input_key(other)
+
+
+def test_a_first_observation_recorded_in_the_output_is_input_and_an_empty_input_answers_nothing(
+    tmp_path: Path,
+) -> None:
+    """A recording with an empty input matched every request: replaying the whole nemo-gym release, aviary's
+    rows (input `[]`) answered the abstention judge's requests with their own turns instead of the judge
+    text recorded with the episode being judged. An agent may also record its first observation at the
+    head of the output: that observation is then what the recording is matched by."""
+    from gymbox.model_servers.openai_app import ModelServerError
+
+    def said(role: str, text: str) -> dict[str, Any]:
+        if role == "assistant":
+            return {"type": "message", "role": role, "content": [{"type": "output_text", "text": text}]}
+        return {"type": "message", "role": role, "content": text}
+
+    judged = {  # a judge server's recording that holds only the judge's text
+        "responses_create_params": {"input": [said("user", "Who wrote Hamlet?")]},
+        "response": {"output": [said("assistant", "Shakespeare")]},
+        "judge_output": "A",
+    }
+    observed = {
+        "responses_create_params": {"input": []},
+        "response": {"output": [said("user", "You see a door."), said("assistant", "open the door")]},
+    }
+    blank = {"responses_create_params": {"input": []}, "response": {"output": [said("assistant", "anything")]}}
+    path = tmp_path / "rollouts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in (judged, observed, blank)))
+    server = ReplayModelServer(ReplayModelConfig(rollouts=str(path)))
+
+    def text(params: dict[str, Any]) -> str:
+        return str(server.respond(params)["output"][0]["content"][0]["text"])
+
+    assert text({"input": [said("user", "Who wrote Hamlet?")]}) == "Shakespeare"
+    assert text({"input": [said("user", "Is 'Shakespeare' right for: Who wrote Hamlet?")]}) == "A"
+    assert text({"input": [said("user", "You see a door.")]}) == "open the door"
+    with pytest.raises(ModelServerError) as unknown:
+        server.respond({"input": [said("user", "Is 'Paris' right for: capital of France?")]})
+    assert unknown.value.status_code == 404

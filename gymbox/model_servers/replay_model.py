@@ -11,7 +11,10 @@ message (a user turn a gymnasium-style agent adds after each step): turn i answe
 the episode with exactly the recorded items (function calls, messages, reasoning).
 
 Rows with the same input are played in file order, one per episode (round robin), so a file that holds
-several rollouts of one task replays each of them once per pass.
+several rollouts of one task replays each of them once per pass. Where a row's output starts with
+environment messages (an agent that records its first observation there rather than in the input), those
+messages are part of the input it is matched by. A row whose input is still empty answers nothing: it
+would match every request, a judge's included.
 
 Judges. A verifier that asks a judge model (NeMo Gym's LLM-as-a-judge servers) reaches this server too,
 and gets the judge's recorded answer; the verifier's own prompt, verdict parsing and reward still run live.
@@ -262,11 +265,15 @@ class ReplayModelServer:
         judge: bool = False,
         judge_texts: tuple[str, ...] = (),
     ) -> None:
-        items = input_items(params.get("input"))
+        output = [i for i in response.get("output") or [] if isinstance(i, dict)]
+        # An agent may record its first observation at the head of the output: the model saw it as input.
+        items = [*input_items(params.get("input")), *itertools.takewhile(_from_environment, output)]
+        if not items:
+            return
         episode = RecordedEpisode(
             source=source,
             input_length=len(items),
-            turns=split_turns([i for i in response.get("output") or [] if isinstance(i, dict)]),
+            turns=split_turns(output),
             status=str(response.get("status") or "completed"),
             incomplete_details=response.get("incomplete_details"),
             judge=judge,
