@@ -28,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench_vs_nemogym import host_busy  # (busy, all) host CPU ticks; this script's folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "example_single_tool_call"
 CONFIG = ROOT / "environments" / ENV / "configs" / f"{ENV}.yaml"
@@ -49,12 +51,6 @@ def sleeps(pid: int) -> int:
         if line.startswith("voluntary_ctxt_switches:"):
             return int(line.split()[1])
     return 0
-
-
-def host_ticks() -> tuple[int, int]:
-    """(busy, all) CPU ticks of the whole host since boot, from /proc/stat."""
-    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)  # idle and iowait are not busy
 
 
 def children_cpu_seconds() -> float:
@@ -142,7 +138,7 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
         time.sleep(1)
     before = {name: cpu_seconds(proc.pid) for name, proc in servers.items()}
     sleeps_before = {name: sleeps(proc.pid) for name, proc in servers.items()}
-    host_before = host_ticks()
+    host_before = host_busy()
     collector_before = children_cpu_seconds()
     out = work / "rollouts.jsonl"
     out.unlink(missing_ok=True)
@@ -156,7 +152,7 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
     wall = time.monotonic() - started
     per_rollout = {name: (cpu_seconds(proc.pid) - before[name]) * 1000 / args.rows for name, proc in servers.items()}
     per_rollout["collector"] = (children_cpu_seconds() - collector_before) * 1000 / args.rows
-    host_busy, host_all = (after - start for after, start in zip(host_ticks(), host_before, strict=True))
+    busy_ticks, all_ticks = (after - start for after, start in zip(host_busy(), host_before, strict=True))
     sleeps_per_rollout = {name: (sleeps(proc.pid) - sleeps_before[name]) / args.rows for name, proc in servers.items()}
     stop(spies)
     figures = "  ".join(f"{name}={ms:.2f}" for name, ms in per_rollout.items())
@@ -169,7 +165,7 @@ def one_run(args: argparse.Namespace, servers: dict[str, subprocess.Popen[bytes]
     print(
         "         sleeps/rollout ["
         + "  ".join(f"{name}={n:.2f}" for name, n in sleeps_per_rollout.items())
-        + f"]  host busy {100 * host_busy / max(host_all, 1):.0f}%",
+        + f"]  host busy {100 * busy_ticks / max(all_ticks, 1):.0f}%",
         flush=True,
     )
 
